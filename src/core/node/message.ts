@@ -1,0 +1,27 @@
+/**
+ * Every message one node sends another, as a discriminated union on `kind`. Each protocol area adds its own
+ * message types here (membership, replication, anti-entropy) and a matching schema in src/transport/schemas.ts,
+ * which validates untrusted bytes into exactly these shapes; a type without a schema does not compile there.
+ *
+ * Byte payloads are Uint8Array (never Buffer) so that the core stays free of node:* types.
+ */
+import type { NodeId } from '../primitives/ids.ts'
+
+/** Liveness and round-trip probe used by the transport benchmark and the simulator's echo protocol. */
+export interface EchoRequest {
+  readonly kind: 'echo'
+  readonly from: NodeId
+  readonly seq: number
+  readonly payload: Uint8Array
+}
+
+export interface EchoReply {
+  readonly kind: 'echo-reply'
+  readonly from: NodeId
+  readonly seq: number
+  readonly payload: Uint8Array
+}
+
+export type Message = EchoRequest | EchoReply
+
+export type MessageKind = Message['kind']

@@ -1,0 +1,178 @@
+/**
+ * Every tunable of a Chorus node, with its default and the reason for it. DESIGN.md section 8 lists the
+ * user-facing defaults; `chorus start` exposes each field as a kebab-case flag with its unit last
+ * (`probeIntervalMs` → `--probe-interval-ms`). Presets follow memberlist: `lan` is the production default,
+ * `local` is for processes on one machine (loopback has no real latency, so timeouts shrink), and `test` is
+ * for simulations and cluster tests that need failures detected within seconds.
+ */
+import type { Millis } from '../primitives/ids.ts'
+import { assert } from '../primitives/assert.ts'
+
+export interface NodeConfig {
+  // ---- placement and replication -------------------------------------------------------------------------
+  /** Q, the number of fixed partitions. 256 spreads load evenly across up to ~64 nodes; never changes. */
+  readonly partitions: number
+  /** N, replicas per key. 3 survives one failure with a majority quorum left. */
+  readonly n: number
+  /** Default read quorum; `quorum` is ⌊N/2⌋+1 so that reads overlap writes at W = quorum. */
+  readonly r: QuorumSetting
+  /** Default write quorum. */
+  readonly w: QuorumSetting
+  /** How long a coordinator waits for a quorum before answering `timeout`. */
+  readonly requestTimeoutMs: Millis
+
+  // ---- membership (SWIM + Lifeguard + phi accrual) -------------------------------------------------------
+  /** One protocol period: probe one member each period. 1 s is memberlist's LAN default. */
+  readonly probeIntervalMs: Millis
+  /** Wait this long for a direct ack before asking k helpers. Half the period leaves time for ping-req. */
+  readonly probeTimeoutMs: Millis
+  /** k, members asked to ping-req a silent member. 3 keeps the false-positive rate low at small cost. */
+  readonly indirectProbes: number
+  /** λ in the retransmit limit ⌈λ·log₂(n+1)⌉ of each gossiped update. 4 reaches everyone with high probability. */
+  readonly retransmitMultiplier: number
+  /** φ above which a member is suspected even if a probe got lucky. 8 is Cassandra's default. */
+  readonly phiThreshold: number
+  /** Intervals kept per peer for φ. Bounded so a long-lived peer costs constant memory. */
+  readonly phiWindowSize: number
+  /** Floor on the standard deviation of the φ window, so one late packet from a very regular peer is not fatal. */
+  readonly phiMinStdDevMs: Millis
+  /** Suspicion timeout = multiplier · log₁₀(n) · probe interval, before independent confirmations shrink it. */
+  readonly suspicionMultiplier: number
+  /** The upper suspicion timeout is this many times the lower one (Lifeguard's dynamic suspicion). */
+  readonly suspicionMaxTimeoutMultiplier: number
+  /** Lifeguard's local-health ceiling: a node in bad health stretches its timeouts up to (1 + this) times. */
+  readonly awarenessMaxMultiplier: number
+  /** Full state exchange over TCP with one random member this often; heals partitions and large views. */
+  readonly pushPullIntervalMs: Millis
+  /** Dead or left members are forgotten after this long, so a table does not grow without bound. */
+  readonly deadMemberReapMs: Millis
+  /** A gossip datagram never exceeds this, so it fits one Ethernet frame with IP and UDP headers. */
+  readonly maxDatagramBytes: number
+
+  // ---- anti-entropy --------------------------------------------------------------------------------------
+  /** Each partition is compared with its replicas this often. */
+  readonly antiEntropyIntervalMs: Millis
+
+  // ---- limits --------------------------------------------------------------------------------------------
+  /** Largest value a client may store; bigger bodies get 413 before any work. */
+  readonly maxValueBytes: number
+  /** Longest key in bytes of UTF-8. */
+  readonly maxKeyBytes: number
+  /** Longest bucket name in bytes of UTF-8. */
+  readonly maxBucketBytes: number
+  /** Largest frame on the TCP channel: a max value plus its causal context and envelope. */
+  readonly maxFrameBytes: number
+  /** Requests in flight on one channel before callers wait: back-pressure instead of an unbounded queue. */
+  readonly maxInFlightPerChannel: number
+  /** Siblings on one object before a warning metric fires (Riak's default). */
+  readonly siblingWarnCount: number
+  /** Siblings on one object before a write is refused (Riak's default). */
+  readonly maxSiblings: number
+
+  // ---- storage -------------------------------------------------------------------------------------------
+  /** `false` turns off fsync: faster, and an acknowledged write can be lost on power failure. Benchmarks only. */
+  readonly syncWrites: boolean
+  /** How long a request id is remembered for idempotent retries. */
+  readonly requestIdTtlMs: Millis
+}
+
+export type QuorumSetting = 'one' | 'quorum' | 'all' | number
+
+/** The production defaults: a LAN with sub-millisecond latency and the occasional GC pause. */
+export const lan: NodeConfig = {
+  partitions: 256,
+  n: 3,
+  r: 'quorum',
+  w: 'quorum',
+  requestTimeoutMs: 5_000,
+
+  probeIntervalMs: 1_000,
+  probeTimeoutMs: 500,
+  indirectProbes: 3,
+  retransmitMultiplier: 4,
+  phiThreshold: 8,
+  phiWindowSize: 100,
+  phiMinStdDevMs: 250,
+  suspicionMultiplier: 4,
+  suspicionMaxTimeoutMultiplier: 6,
+  awarenessMaxMultiplier: 8,
+  pushPullIntervalMs: 30_000,
+  deadMemberReapMs: 24 * 60 * 60 * 1_000,
+  maxDatagramBytes: 1_400,
+
+  antiEntropyIntervalMs: 60_000,
+
+  maxValueBytes: 4 * 1024 * 1024,
+  maxKeyBytes: 1_024,
+  maxBucketBytes: 256,
+  maxFrameBytes: 4 * 1024 * 1024 + 64 * 1024,
+  maxInFlightPerChannel: 256,
+  siblingWarnCount: 25,
+  maxSiblings: 100,
+
+  syncWrites: true,
+  requestIdTtlMs: 10 * 60 * 1_000,
+}
+
+/** Several processes on one machine: loopback round trips are microseconds, so probes can be tighter. */
+export const local: NodeConfig = {
+  ...lan,
+  probeIntervalMs: 500,
+  probeTimeoutMs: 200,
+  suspicionMultiplier: 3,
+  pushPullIntervalMs: 15_000,
+  deadMemberReapMs: 60 * 60 * 1_000,
+}
+
+/** Simulations and cluster tests: failures must be detected in a few seconds of (virtual) time. */
+export const test: NodeConfig = {
+  ...local,
+  partitions: 64,
+  requestTimeoutMs: 2_000,
+  probeIntervalMs: 200,
+  probeTimeoutMs: 100,
+  suspicionMultiplier: 3,
+  pushPullIntervalMs: 5_000,
+  deadMemberReapMs: 60_000,
+  antiEntropyIntervalMs: 5_000,
+}
+
+export const presets = { lan, local, test } as const
+export type PresetName = keyof typeof presets
+
+/** Resolves a quorum setting against N: `quorum` is ⌊N/2⌋+1. Integers must lie in 1..N. */
+export function resolveQuorum(setting: QuorumSetting, n: number): number {
+  switch (setting) {
+    case 'one':
+      return 1
+    case 'quorum':
+      return Math.floor(n / 2) + 1
+    case 'all':
+      return n
+    default:
+      assert(Number.isInteger(setting) && setting >= 1 && setting <= n, `quorum ${setting} must be in 1..${n}`)
+      return setting
+  }
+}
+
+/** Checks the relations between fields that a flag parser cannot see; returns the problems, empty when valid. */
+export function validateConfig(config: NodeConfig): string[] {
+  const problems: string[] = []
+  const positiveIntegers: (keyof NodeConfig)[] = [
+    'partitions', 'n', 'indirectProbes', 'phiWindowSize', 'maxValueBytes', 'maxKeyBytes', 'maxBucketBytes',
+    'maxFrameBytes', 'maxInFlightPerChannel', 'maxSiblings', 'maxDatagramBytes',
+  ]
+  for (const field of positiveIntegers) {
+    const value = config[field]
+    if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) problems.push(`${field} must be a positive integer`)
+  }
+  if (config.probeTimeoutMs >= config.probeIntervalMs) problems.push('probeTimeoutMs must be below probeIntervalMs')
+  if (config.maxFrameBytes <= config.maxValueBytes) problems.push('maxFrameBytes must exceed maxValueBytes')
+  if (config.maxDatagramBytes > 65_507) problems.push('maxDatagramBytes must fit one UDP datagram (65507)')
+  for (const [name, setting] of [['r', config.r], ['w', config.w]] as const) {
+    if (typeof setting === 'number' && (!Number.isInteger(setting) || setting < 1 || setting > config.n)) {
+      problems.push(`${name} must be one, quorum, all or an integer in 1..n`)
+    }
+  }
+  return problems
+}
