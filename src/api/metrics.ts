@@ -1,0 +1,55 @@
+/**
+ * Prometheus metrics for one node (`GET /metrics`). One registry per node, never the global default, so that
+ * tests can run several nodes in one process without their counters colliding.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export class NodeMetrics {
+  readonly registry = new Registry()
+
+  readonly httpRequests = new Counter({
+    name: 'chorus_http_requests_total',
+    help: 'HTTP requests answered, by operation and status code',
+    labelNames: ['operation', 'status'] as const,
+    registers: [this.registry],
+  })
+
+  readonly httpLatency = new Histogram({
+    name: 'chorus_http_request_duration_seconds',
+    help: 'HTTP request latency by operation',
+    labelNames: ['operation'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  })
+
+  readonly transportMessages = new Gauge({
+    name: 'chorus_transport_messages',
+    help: 'Datagrams and frames sent and received since start',
+    labelNames: ['carrier', 'direction'] as const,
+    registers: [this.registry],
+  })
+
+  readonly transportBytes = new Gauge({
+    name: 'chorus_transport_bytes',
+    help: 'Bytes sent and received on the cluster port since start',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  })
+
+  readonly malformedDropped = new Gauge({
+    name: 'chorus_malformed_input_dropped',
+    help: 'Datagrams and frames dropped because they failed to decode, authenticate or validate',
+    registers: [this.registry],
+  })
+
+  readonly eventLoopLag = new Gauge({
+    name: 'chorus_event_loop_lag_seconds',
+    help: 'Largest delay of the tick timer behind its schedule in the last scrape interval',
+    registers: [this.registry],
+  })
+
+  constructor(nodeId: string) {
+    this.registry.setDefaultLabels({ node: nodeId })
+    collectDefaultMetrics({ register: this.registry, prefix: 'chorus_process_' })
+  }
+}

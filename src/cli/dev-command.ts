@@ -1,0 +1,94 @@
+/**
+ * `chorus dev`: a local cluster of real node processes on loopback, what `npm start` runs. Node i serves HTTP on
+ * 127.0.0.1:800i and cluster traffic on 127.0.0.1:700i, with data under ./data/node-i. Every node after the
+ * first joins through node 1. Ctrl-C (or SIGTERM) stops them all gracefully and waits for them to exit.
+ */
+import { spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import type { CommandModule } from 'yargs'
+import { logLevels } from '../runtime/logger.ts'
+
+interface DevArgs {
+  nodes: number
+  data: string
+  'log-level': (typeof logLevels)[number]
+}
+
+const chorusBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/chorus.js')
+
+export const devCommand: CommandModule<object, DevArgs> = {
+  command: 'dev',
+  describe: 'run a local cluster of real node processes on loopback (what npm start runs)',
+  builder: (yargs) =>
+    yargs
+      .option('nodes', { type: 'number', default: 3, describe: 'how many nodes (1..9)' })
+      .option('data', { type: 'string', default: './data', describe: 'parent directory of each node’s data' })
+      .option('log-level', { choices: logLevels, default: 'warn' as const, describe: 'least severe level the nodes log' })
+      .check((args) => {
+        if (!Number.isInteger(args.nodes) || args.nodes < 1 || args.nodes > 9) throw new Error('--nodes must be 1..9')
+        return true
+      })
+      .example('$0 dev', 'three nodes on 127.0.0.1:8001-8003')
+      .example('$0 dev --nodes 5', 'five nodes'),
+  handler: async (args) => {
+    const children = Array.from({ length: args.nodes }, (_, index) => startChild(index + 1, args))
+    let stopping = false
+    const stopAll = (): void => {
+      if (stopping) return
+      stopping = true
+      process.stdout.write('\nstopping the cluster…\n')
+      for (const child of children) child.kill('SIGTERM')
+    }
+    process.on('SIGINT', stopAll)
+    process.on('SIGTERM', stopAll)
+    for (let i = 1; i <= args.nodes; i++) {
+      process.stdout.write(`node-${i}: http://127.0.0.1:${8000 + i}  cluster 127.0.0.1:${7000 + i}  data ${join(args.data, `node-${i}`)}\n`)
+    }
+    const healthy = await waitForHealth(args.nodes, 30_000)
+    process.stdout.write(`${healthy}/${args.nodes} nodes healthy; try: npx chorus members   (Ctrl-C stops the cluster)\n`)
+    await Promise.all(children.map((child) => new Promise((done) => child.once('exit', done))))
+    process.stdout.write('cluster stopped\n')
+  },
+}
+
+function startChild(index: number, args: DevArgs): ChildProcess {
+  const dataDir = join(args.data, `node-${index}`)
+  mkdirSync(dataDir, { recursive: true })
+  const flags = [
+    chorusBin, 'start',
+    '--id', `node-${index}`,
+    '--data', dataDir,
+    '--bind', `127.0.0.1:${7000 + index}`,
+    '--http', `127.0.0.1:${8000 + index}`,
+    '--preset', 'local',
+    '--log-level', args['log-level'],
+    ...(index === 1 ? [] : ['--seeds', '127.0.0.1:7001']),
+  ]
+  // Own process group is not wanted: Ctrl-C in the terminal reaches the children too, and they shut down cleanly.
+  const child = spawn(process.execPath, flags, { stdio: ['ignore', 'pipe', 'pipe'] })
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[node-${index}] ${line}\n`))
+  }
+  child.once('exit', (code, signal) => process.stdout.write(`[node-${index}] exited (${signal ?? code})\n`))
+  return child
+}
+
+async function waitForHealth(nodes: number, deadlineMs: number): Promise<number> {
+  const until = Date.now() + deadlineMs
+  let healthy = 0
+  while (Date.now() < until) {
+    const answers = await Promise.all(
+      Array.from({ length: nodes }, (_, i) =>
+        fetch(`http://127.0.0.1:${8001 + i}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false),
+      ),
+    )
+    healthy = answers.filter(Boolean).length
+    if (healthy === nodes) return healthy
+    await new Promise((wake) => setTimeout(wake, 200))
+  }
+  return healthy
+}

@@ -1,0 +1,89 @@
+/**
+ * Where a key lives: partition = a stable 64-bit hash of (bucket, key), scaled onto Q partitions. The hash must
+ * never change once a cluster holds data, because every node computes it independently and must agree: a
+ * change would make every key unreachable. FNV-1a 64 is simple, specified, and fast enough for keys of at
+ * most 1 KiB; it is computed on four 16-bit limbs so it stays exact in doubles without BigInt.
+ *
+ * FNV's last bytes barely reach its high bits, so sequential keys ("key-1", "key-2", …) would cluster; the
+ * 64-bit result therefore goes through murmur3's fmix64 finalizer (once per key, in BigInt) before
+ * partition = hash mod Q. The bucket is length-prefixed so ("ab", "c") and ("a", "bc") hash differently.
+ */
+import { assert } from '../primitives/assert.ts'
+
+const encoder = new TextEncoder()
+
+/** FNV-1a 64 offset basis 0xcbf29ce484222325 as 16-bit limbs, least significant first. */
+const OFFSET_BASIS = [0x2325, 0x8422, 0x9ce4, 0xcbf2] as const
+
+export interface Hash64 {
+  /** Bits 32..63. */
+  readonly high: number
+  /** Bits 0..31. */
+  readonly low: number
+}
+
+export function fnv1a64(bytes: Uint8Array, seed: readonly number[] = OFFSET_BASIS): Hash64 {
+  let l0 = seed[0] ?? 0
+  let l1 = seed[1] ?? 0
+  let l2 = seed[2] ?? 0
+  let l3 = seed[3] ?? 0
+  for (const byte of bytes) {
+    l0 ^= byte
+    // h · prime where prime = 2^40 + 435: the 435 part limb by limb with carries, then h << 40 mod 2^64,
+    // which keeps only l0 and the low byte of l1, landing in limbs 2 and 3.
+    let t0 = l0 * 435
+    let t1 = l1 * 435 + (t0 >>> 16)
+    let t2 = l2 * 435 + (t1 >>> 16) + ((l0 << 8) & 0xffff)
+    const t3 = l3 * 435 + (t2 >>> 16) + ((l0 >>> 8) | ((l1 & 0xff) << 8))
+    t0 &= 0xffff
+    t1 &= 0xffff
+    t2 &= 0xffff
+    l0 = t0
+    l1 = t1
+    l2 = t2
+    l3 = t3 & 0xffff
+  }
+  return { high: (l3 * 0x1_0000 + l2) >>> 0, low: (l1 * 0x1_0000 + l0) >>> 0 }
+}
+
+/** The bytes that identify a key cluster-wide: varint(len(bucket)) · bucket · key, all UTF-8. */
+export function keyIdentity(bucket: string, key: string): Uint8Array {
+  const bucketBytes = encoder.encode(bucket)
+  const keyBytes = encoder.encode(key)
+  const prefix: number[] = []
+  for (let length = bucketBytes.length; ; length >>>= 7) {
+    if (length < 0x80) {
+      prefix.push(length)
+      break
+    }
+    prefix.push((length & 0x7f) | 0x80)
+  }
+  const out = new Uint8Array(prefix.length + bucketBytes.length + keyBytes.length)
+  out.set(prefix, 0)
+  out.set(bucketBytes, prefix.length)
+  out.set(keyBytes, prefix.length + bucketBytes.length)
+  return out
+}
+
+/** murmur3's 64-bit finalizer: every input bit flips each output bit with probability about one half. */
+export function fmix64(hash: Hash64): bigint {
+  let h = (BigInt(hash.high) << 32n) | BigInt(hash.low)
+  h ^= h >> 33n
+  h = BigInt.asUintN(64, h * 0xff51afd7ed558ccdn)
+  h ^= h >> 33n
+  h = BigInt.asUintN(64, h * 0xc4ceb9fe1a85ec53n)
+  h ^= h >> 33n
+  return h
+}
+
+/** The stable 64-bit hash of a key: fmix64(FNV-1a 64(identity)). */
+export function keyHash(bucket: string, key: string): bigint {
+  return fmix64(fnv1a64(keyIdentity(bucket, key)))
+}
+
+export function partitionOf(bucket: string, key: string, partitions: number): number {
+  assert(Number.isInteger(partitions) && partitions > 0 && partitions <= 0x1_0000, `partitions must be 1..65536, got ${partitions}`)
+  const partition = Number(keyHash(bucket, key) % BigInt(partitions))
+  assert(partition >= 0 && partition < partitions, 'partition out of range')
+  return partition
+}

@@ -1,0 +1,54 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { fnv1a64, keyIdentity, partitionOf } from '../../../src/core/partitioning/key-hash.ts'
+
+const hex = (h: { high: number; low: number }): string => h.high.toString(16).padStart(8, '0') + h.low.toString(16).padStart(8, '0')
+const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
+
+/** A naive BigInt reference of FNV-1a 64, to check the limb arithmetic against. */
+function referenceFnv(input: Uint8Array): string {
+  let h = 0xcbf29ce484222325n
+  for (const byte of input) h = BigInt.asUintN(64, (h ^ BigInt(byte)) * 0x100000001b3n)
+  return h.toString(16).padStart(16, '0')
+}
+
+describe('fnv1a64', () => {
+  it('matches the published test vectors', () => {
+    expect(hex(fnv1a64(bytes('')))).toBe('cbf29ce484222325')
+    expect(hex(fnv1a64(bytes('a')))).toBe('af63dc4c8601ec8c')
+    expect(hex(fnv1a64(bytes('foobar')))).toBe('85944171f73967e8')
+  })
+
+  it('matches a BigInt reference on arbitrary bytes', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (input) => hex(fnv1a64(input)) === referenceFnv(input)), { seed: 1, numRuns: 500 })
+  })
+})
+
+describe('partitionOf', () => {
+  it('is stable: these values must never change while clusters hold data', () => {
+    expect([partitionOf('users', 'alice', 256), partitionOf('users', 'bob', 256), partitionOf('', '', 256)]).toMatchSnapshot()
+  })
+
+  it('separates bucket from key', () => {
+    expect(Buffer.from(keyIdentity('ab', 'c'))).not.toEqual(Buffer.from(keyIdentity('a', 'bc')))
+  })
+
+  it('stays in range', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.integer({ min: 1, max: 65_536 }), (bucket, key, q) => {
+        const p = partitionOf(bucket, key, q)
+        return Number.isInteger(p) && p >= 0 && p < q
+      }),
+      { seed: 2, numRuns: 500 },
+    )
+  })
+
+  it('spreads sequential keys evenly over 256 partitions (chi-squared)', () => {
+    const counts = new Array<number>(256).fill(0)
+    const keys = 256 * 200
+    for (let i = 0; i < keys; i++) counts[partitionOf('bucket', `key-${i}`, 256)]! += 1
+    const chiSquared = counts.reduce((sum, c) => sum + (c - 200) ** 2 / 200, 0)
+    // 255 degrees of freedom: p = 0.001 at about 330.
+    expect(chiSquared).toBeLessThan(330)
+  })
+})
