@@ -1,0 +1,82 @@
+/**
+ * The data of a dotted version vector set (Preguiça, Baquero, Almeida, Fonte, Gonçalves, "Dotted Version
+ * Vectors: Logical Clocks for Optimistic Replication", 2010/2012): the causal history of the key as a version
+ * vector, and the siblings, each tagged with the dot of the write that created it. Operations live in
+ * dotted-version-vector-set.ts; this file holds the shapes and their invariants so that the codec can check
+ * them without importing the operations.
+ *
+ * Invariants (checked before every encode and after every decode, STYLE rule 10):
+ *  - the history is a valid version vector (sorted, counters ≥ 1);
+ *  - siblings are sorted strictly by dot, so no dot appears twice;
+ *  - the history covers every sibling's dot: a replica has seen what it stores.
+ */
+import type { Dot } from './actor.ts'
+import { compareDots, isValidActor } from './actor.ts'
+import { isWellFormedText, utf8Length } from './byte-writer.ts'
+import type { HlcTimestamp } from './hybrid-logical-clock.ts'
+import { isValidHlcTimestamp } from './hybrid-logical-clock.ts'
+import type { VersionVector } from './version-vector.ts'
+import { coversDot, versionVectorProblem } from './version-vector.ts'
+import { MAX_CONTENT_TYPE_BYTES } from './versioning-limits.ts'
+
+export interface LiveContent {
+  readonly kind: 'value'
+  readonly value: Uint8Array
+  readonly contentType: string
+}
+
+/** A delete: a sibling like any other, so it merges, supersedes and is superseded by contexts the same way. */
+export interface Tombstone {
+  readonly kind: 'tombstone'
+}
+
+export type SiblingContent = LiveContent | Tombstone
+
+export interface Sibling {
+  readonly dot: Dot
+  /** When it was written, by the coordinator's hybrid logical clock; the API's `timestamp`, and LWW's order. */
+  readonly timestamp: HlcTimestamp
+  readonly content: SiblingContent
+}
+
+export interface DottedVersionVectorSet {
+  /** Every dot this replica has seen for the key, stored or superseded. */
+  readonly history: VersionVector
+  /** The writes not superseded by anything in the history, sorted by dot. */
+  readonly siblings: readonly Sibling[]
+}
+
+export const emptyObject: DottedVersionVectorSet = Object.freeze({ history: Object.freeze([]), siblings: Object.freeze([]) })
+
+export function isValidContentType(contentType: string): boolean {
+  return (
+    typeof contentType === 'string' &&
+    utf8Length(contentType) <= MAX_CONTENT_TYPE_BYTES &&
+    isWellFormedText(contentType)
+  )
+}
+
+/** Describes the first broken invariant of an object, or returns null when it is well formed. */
+export function objectProblem(object: DottedVersionVectorSet): string | null {
+  const historyProblem = versionVectorProblem(object.history)
+  if (historyProblem !== null) return `history: ${historyProblem}`
+  for (let i = 0; i < object.siblings.length; i++) {
+    const sibling = object.siblings[i] as Sibling
+    const problem = siblingProblem(sibling)
+    if (problem !== null) return `sibling ${i}: ${problem}`
+    const previous = object.siblings[i - 1]
+    if (previous !== undefined && compareDots(previous.dot, sibling.dot) >= 0) return `sibling ${i} is out of order`
+    if (!coversDot(object.history, sibling.dot)) return `sibling ${i} has a dot the history does not cover`
+  }
+  return null
+}
+
+function siblingProblem(sibling: Sibling): string | null {
+  if (!isValidActor(sibling.dot)) return 'invalid actor'
+  if (!Number.isSafeInteger(sibling.dot.counter) || sibling.dot.counter < 1) return 'invalid counter'
+  if (!isValidHlcTimestamp(sibling.timestamp)) return 'invalid timestamp'
+  if (sibling.content.kind === 'tombstone') return null
+  if (!(sibling.content.value instanceof Uint8Array)) return 'value is not a Uint8Array'
+  if (!isValidContentType(sibling.content.contentType)) return 'invalid content type'
+  return null
+}
