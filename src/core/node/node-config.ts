@@ -48,6 +48,18 @@ export interface NodeConfig {
   readonly deadMemberReapMs: Millis
   /** A gossip datagram never exceeds this, so it fits one Ethernet frame with IP and UDP headers. */
   readonly maxDatagramBytes: number
+  /**
+   * Queued gossip is also pushed to a few random members this often, besides riding on pings and acks: piggyback
+   * alone spreads an update only once per protocol period, too slow for a `dead` to reach everyone quickly.
+   */
+  readonly gossipIntervalMs: Millis
+  /** Members each gossip round sends to (memberlist's GossipNodes). 3 spreads in O(log n) rounds. */
+  readonly gossipFanout: number
+  /**
+   * Suspicion timeout when the evidence is strong: our send was refused (the peer's port is closed) and a
+   * ping-req helper was refused too. A closed port cannot refute, so one protocol period is enough.
+   */
+  readonly refusalSuspicionTimeoutMs: Millis
 
   // ---- anti-entropy --------------------------------------------------------------------------------------
   /** Each partition is compared with its replicas this often. */
@@ -99,6 +111,9 @@ export const lan: NodeConfig = {
   pushPullIntervalMs: 30_000,
   deadMemberReapMs: 24 * 60 * 60 * 1_000,
   maxDatagramBytes: 1_400,
+  gossipIntervalMs: 200, // memberlist's LAN GossipInterval
+  gossipFanout: 3, // memberlist's GossipNodes
+  refusalSuspicionTimeoutMs: 1_000, // one protocol period
 
   antiEntropyIntervalMs: 60_000,
 
@@ -122,6 +137,9 @@ export const local: NodeConfig = {
   suspicionMultiplier: 3,
   pushPullIntervalMs: 15_000,
   deadMemberReapMs: 60 * 60 * 1_000,
+  gossipIntervalMs: 100, // memberlist's local GossipInterval
+  gossipFanout: 3,
+  refusalSuspicionTimeoutMs: 500, // one protocol period
 }
 
 /** Simulations and cluster tests: failures must be detected in a few seconds of (virtual) time. */
@@ -134,6 +152,9 @@ export const test: NodeConfig = {
   suspicionMultiplier: 3,
   pushPullIntervalMs: 5_000,
   deadMemberReapMs: 60_000,
+  gossipIntervalMs: 50, // a quarter of the probe interval, as in lan
+  gossipFanout: 3,
+  refusalSuspicionTimeoutMs: 200, // one protocol period
   antiEntropyIntervalMs: 5_000,
 }
 
@@ -160,7 +181,7 @@ export function validateConfig(config: NodeConfig): string[] {
   const problems: string[] = []
   const positiveIntegers: (keyof NodeConfig)[] = [
     'partitions', 'n', 'indirectProbes', 'phiWindowSize', 'maxValueBytes', 'maxKeyBytes', 'maxBucketBytes',
-    'maxFrameBytes', 'maxInFlightPerChannel', 'maxSiblings', 'maxDatagramBytes',
+    'maxFrameBytes', 'maxInFlightPerChannel', 'maxSiblings', 'maxDatagramBytes', 'gossipFanout',
   ]
   for (const field of positiveIntegers) {
     const value = config[field]
