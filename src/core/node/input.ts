@@ -3,7 +3,7 @@
  * made over the stream channel, a client request from the API, or the outcome of a storage effect.
  * Time itself is not part of an input: `step(input, nowMs)` carries it.
  */
-import type { CallId, OperationId, PeerAddress, RequestId } from '../primitives/ids.ts'
+import type { CallId, Millis, OperationId, PeerAddress, RequestId } from '../primitives/ids.ts'
 import type { Message } from './message.ts'
 import type { ClientRequest } from './client.ts'
 import type { StorageResult } from './storage-operation.ts'
@@ -13,6 +13,8 @@ export type Carrier = 'datagram' | 'stream'
 
 export interface TickInput {
   readonly kind: 'tick'
+  /** How late the shell's timer fired, if it measured it: event-loop lag counts against local health. */
+  readonly lagMs?: Millis
 }
 
 export interface PacketInput {

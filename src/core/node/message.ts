@@ -6,6 +6,7 @@
  * Byte payloads are Uint8Array (never Buffer) so that the core stays free of node:* types.
  */
 import type { NodeId } from '../primitives/ids.ts'
+import type { MembershipMessage } from '../membership/membership-messages.ts'
 
 /** Liveness and round-trip probe used by the transport benchmark and the simulator's echo protocol. */
 export interface EchoRequest {
@@ -22,6 +23,11 @@ export interface EchoReply {
   readonly payload: Uint8Array
 }
 
-export type Message = EchoRequest | EchoReply
+export type Message = EchoRequest | EchoReply | MembershipMessage
+
+/** Membership messages are the ones whose kind starts with `swim-`. */
+export function isMembershipMessage(message: Message): message is MembershipMessage {
+  return message.kind.startsWith('swim-')
+}
 
 export type MessageKind = Message['kind']

@@ -4,7 +4,9 @@ import { presets } from '../../../src/core/node/node-config.ts'
 import { callId, nodeId, peerAddress, requestId } from '../../../src/core/primitives/ids.ts'
 import { SeededRandom } from '../../../src/core/primitives/random.ts'
 
-const makeNode = (): Node => new Node({ id: nodeId('n1'), generation: 1 }, { random: new SeededRandom(1) }, presets.test)
+const metadata = { httpAddress: '127.0.0.1:8001', zone: '', partitions: 64, protocolVersion: 1 }
+const makeNode = (): Node =>
+  new Node({ id: nodeId('n1'), address: peerAddress('127.0.0.1:7001'), generation: 1, metadata }, { random: new SeededRandom(1) }, presets.test, 0)
 const peer = peerAddress('127.0.0.1:7002')
 const payload = new Uint8Array([1, 2, 3])
 
@@ -22,6 +24,17 @@ describe('Node.step', () => {
   it('answers a health request', () => {
     const effects = makeNode().step({ kind: 'client-request', requestId: requestId(1), request: { kind: 'health' } }, 5)
     expect(effects).toEqual([{ kind: 'reply', requestId: 1, response: { kind: 'health', id: 'n1', status: 'ok' } }])
+  })
+
+  it('lists itself as the only alive member, and leader, before joining anyone', () => {
+    const [effect] = makeNode().step({ kind: 'client-request', requestId: requestId(2), request: { kind: 'members' } }, 1)
+    expect(effect).toMatchObject({ kind: 'reply', response: { kind: 'members', leader: 'n1', members: [{ id: 'n1', state: 'alive', generation: 1 }] } })
+  })
+
+  it('a join request answers at once and starts contacting the seeds', () => {
+    const effects = makeNode().step({ kind: 'client-request', requestId: requestId(3), request: { kind: 'join', seeds: [peer] } }, 1)
+    expect(effects.at(-1)).toEqual({ kind: 'reply', requestId: 3, response: { kind: 'ok' } })
+    expect(effects.some((e) => (e.kind === 'call' || e.kind === 'send') && e.to === peer)).toBe(true)
   })
 
   it('refuses time that runs backwards', () => {
