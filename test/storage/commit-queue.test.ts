@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest'
+import type { CommitBatchInfo } from '../../src/storage/commit-queue.ts'
+import { CommitQueue, defaultCommitQueueOptions } from '../../src/storage/commit-queue.ts'
+import type { KvOperation, KvStore, KvWriteOptions } from '../../src/storage/kv-store.ts'
+import { MemoryStore } from '../../src/storage/memory-store.ts'
+import { bytes } from './fixtures/stores.ts'
+
+/** A store whose writes complete only when the test says so, to see what the queue does meanwhile. */
+class GatedStore extends MemoryStore {
+  readonly writes: { operations: number; sync: boolean }[] = []
+  private gates: (() => void)[] = []
+  failNext = false
+
+  override async write(operations: readonly KvOperation[], options: KvWriteOptions): Promise<void> {
+    this.writes.push({ operations: operations.length, sync: options.sync })
+    await new Promise<void>((resolve) => this.gates.push(resolve))
+    if (this.failNext) throw new Error('disk on fire')
+    await super.write(operations, options)
+  }
+
+  release(): void {
+    for (const gate of this.gates.splice(0)) gate()
+  }
+
+  async releaseUntilIdle(queue: CommitQueue): Promise<void> {
+    const idle = queue.idle()
+    let done = false
+    void idle.then(() => (done = true))
+    const deadline = Date.now() + 5_000
+    while (!done) {
+      if (Date.now() > deadline) throw new Error('queue never became idle')
+      this.release()
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+}
+
+/** Polls (with a deadline, never a fixed sleep) until the store has been handed `count` writes. */
+async function writesReached(store: GatedStore, count: number): Promise<void> {
+  const deadline = Date.now() + 5_000
+  while (store.writes.length < count) {
+    if (Date.now() > deadline) throw new Error(`store saw ${store.writes.length} writes, expected ${count}`)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
+const put = (key: string): KvOperation[] => [{ kind: 'put', key: bytes(key), value: bytes(key) }]
+
+describe('commit queue', () => {
+  it('gathers writers submitted together into one batch', async () => {
+    const store = new GatedStore()
+    await store.open()
+    const queue = new CommitQueue(store)
+    const all = Array.from({ length: 64 }, (_, i) => queue.submit(put(`g${i}`), 'durable'))
+    await store.releaseUntilIdle(queue)
+    expect(new Set((await Promise.all(all)).map((receipt) => receipt.batchNumber))).toEqual(new Set([1]))
+    expect(store.writes).toEqual([{ operations: 64, sync: true }])
+  })
+
+  it('drains everything waiting into one synced batch and acks no one before that batch returns', async () => {
+    const store = new GatedStore()
+    await store.open()
+    const committed: CommitBatchInfo[] = []
+    const queue = new CommitQueue(store, defaultCommitQueueOptions, { batchCommitted: (info) => committed.push(info) })
+    const acked: string[] = []
+    const first = queue.submit(put('first'), 'durable').then(() => acked.push('first'))
+    await writesReached(store, 1) // batch 1 is now "syncing"; the rest must wait for the next batch
+    const rest = Array.from({ length: 63 }, (_, i) => queue.submit(put(`k${i}`), 'durable').then((receipt) => (acked.push(`k${i}`), receipt)))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(acked).toEqual([])
+    expect(store.writes).toEqual([{ operations: 1, sync: true }])
+    await store.releaseUntilIdle(queue)
+    await first
+    const receipts = await Promise.all(rest)
+    expect(store.writes).toEqual([{ operations: 1, sync: true }, { operations: 63, sync: true }])
+    expect(receipts.every((receipt) => receipt.batchNumber === 2 && receipt.synced)).toBe(true)
+    expect(acked[0]).toBe('first')
+    expect(acked.slice(1)).toEqual(Array.from({ length: 63 }, (_, i) => `k${i}`)) // submission order
+    expect(queue.stats).toMatchObject({ batches: 2, syncedBatches: 2, requests: 64, largestBatchRequests: 63 })
+    expect(committed.map((info) => info.batchNumber)).toEqual([1, 2])
+  })
+
+  it('never syncs with syncWrites off (UNSAFE), and syncs a mixed batch if any request is durable', async () => {
+    const store = new GatedStore()
+    await store.open()
+    const unsafeQueue = new CommitQueue(store, { ...defaultCommitQueueOptions, syncWrites: false })
+    const done = unsafeQueue.submit(put('a'), 'durable')
+    await store.releaseUntilIdle(unsafeQueue)
+    expect(await done).toEqual({ batchNumber: 1, synced: false })
+    const queue = new CommitQueue(store)
+    const all = [queue.submit(put('x'), 'unsafe')]
+    await writesReached(store, 2)
+    all.push(queue.submit(put('y'), 'unsafe'), queue.submit(put('z'), 'durable'))
+    await store.releaseUntilIdle(queue)
+    expect((await Promise.all(all)).map((receipt) => receipt.synced)).toEqual([false, true, true])
+  })
+
+  it('bounds the queue and the batch size', async () => {
+    const store = new GatedStore()
+    await store.open()
+    const queue = new CommitQueue(store, { ...defaultCommitQueueOptions, maxQueuedRequests: 2, maxBatchOperations: 2 })
+    const accepted = [queue.submit(put('1'), 'durable')]
+    await writesReached(store, 1)
+    accepted.push(queue.submit(put('2'), 'durable'), queue.submit(put('3'), 'durable'))
+    await expect(queue.submit(put('4'), 'durable')).rejects.toMatchObject({ code: 'STORAGE_OVERLOADED' })
+    await store.releaseUntilIdle(queue)
+    await Promise.all(accepted)
+    expect(store.writes.map((write) => write.operations)).toEqual([1, 2])
+    expect(queue.stats.refusedOverloaded).toBe(1)
+  })
+
+  it('fails the batch and refuses everything after a failed write (no retry after a failed fsync)', async () => {
+    const store = new GatedStore()
+    await store.open()
+    const queue = new CommitQueue(store)
+    store.failNext = true
+    const first = queue.submit(put('a'), 'durable')
+    const second = queue.submit(put('b'), 'durable')
+    const settled = Promise.allSettled([first, second])
+    await store.releaseUntilIdle(queue)
+    const [a, b] = await settled
+    expect(a).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE_FAILED' } })
+    expect(b).toMatchObject({ status: 'rejected', reason: { code: 'STORAGE_FAILED' } })
+    await expect(queue.submit(put('c'), 'durable')).rejects.toMatchObject({ code: 'STORAGE_FAILED' })
+    expect(store.writes.length).toBe(1)
+  })
+
+  it('commits what is queued on close and refuses afterwards', async () => {
+    const store: KvStore = new MemoryStore()
+    await store.open()
+    const queue = new CommitQueue(store)
+    const pending = queue.submit(put('late'), 'durable')
+    await queue.close()
+    await pending
+    expect(await store.get(bytes('late'))).not.toBeNull()
+    await expect(queue.submit(put('after'), 'durable')).rejects.toMatchObject({ code: 'STORAGE_CLOSED' })
+  })
+})

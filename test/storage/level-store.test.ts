@@ -1,0 +1,4 @@
+import { levelStoreFactory } from './fixtures/stores.ts'
+import { runKvStoreContract } from './kv-store-contract.ts'
+
+runKvStoreContract(levelStoreFactory)
