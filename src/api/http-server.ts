@@ -12,6 +12,7 @@ import { ChorusError } from '../errors.ts'
 import type { ErrorCode } from '../errors.ts'
 import type { ClientRequest, ClientResponse } from '../core/node/client.ts'
 import type { TransportStats } from '../transport/transport.ts'
+import { parseHostPort, peerAddress } from '../core/primitives/ids.ts'
 import { errorBody, statusForError } from './error-status.ts'
 import type { NodeMetrics } from './metrics.ts'
 
@@ -79,6 +80,9 @@ export class ApiServer {
   private route(method: string, path: string): { operation: string; handler: Handler } {
     if (path === '/health') return { operation: 'health', handler: this.only(method, 'GET', (c) => this.health(c)) }
     if (path === '/metrics') return { operation: 'metrics', handler: this.only(method, 'GET', (c) => this.scrape(c)) }
+    if (path === '/cluster/members') return { operation: 'members', handler: this.only(method, 'GET', (c) => this.members(c)) }
+    if (path === '/cluster/join') return { operation: 'join', handler: this.only(method, 'POST', (c) => this.join(c)) }
+    if (path === '/cluster/leave') return { operation: 'leave', handler: this.only(method, 'POST', (c) => this.leave(c)) }
     return {
       operation: 'unknown',
       handler: async () => {
@@ -99,6 +103,40 @@ export class ApiServer {
     const answer = await this.backend.request({ kind: 'health' })
     if (answer.kind !== 'health') return this.sendResponseError(response, answer)
     sendJson(response, 200, { status: answer.status, id: answer.id })
+  }
+
+  private async members({ response }: RouteContext): Promise<void> {
+    const answer = await this.backend.request({ kind: 'members' })
+    if (answer.kind !== 'members') return this.sendResponseError(response, answer)
+    const rows = answer.members.map((m) => ({
+      id: m.id,
+      address: m.address,
+      http: m.metadata.httpAddress,
+      state: m.state,
+      generation: m.generation,
+      incarnation: m.incarnation,
+      phi: Number(m.phi.toFixed(3)),
+      leader: m.id === answer.leader,
+      zone: m.metadata.zone,
+    }))
+    sendJson(response, 200, rows)
+  }
+
+  private async join({ request, response }: RouteContext): Promise<void> {
+    const body = await readJsonBody(request, 64 * 1024)
+    const seeds = (body as { seeds?: unknown }).seeds
+    if (!Array.isArray(seeds) || seeds.length === 0 || !seeds.every((s) => typeof s === 'string' && parseHostPort(s) !== null)) {
+      throw new ChorusError('BAD_REQUEST', 'body must be {"seeds":["HOST:PORT",...]}')
+    }
+    const answer = await this.backend.request({ kind: 'join', seeds: seeds.map((s: string) => peerAddress(s)) })
+    if (answer.kind !== 'ok') return this.sendResponseError(response, answer)
+    sendJson(response, 202, { status: 'joining', seeds })
+  }
+
+  private async leave({ response }: RouteContext): Promise<void> {
+    const answer = await this.backend.request({ kind: 'leave' })
+    if (answer.kind !== 'ok') return this.sendResponseError(response, answer)
+    sendJson(response, 202, { status: 'leaving' })
   }
 
   private async scrape({ response }: RouteContext): Promise<void> {
@@ -129,6 +167,22 @@ export class ApiServer {
     }
     response.writeHead(statusForError[chorus.code], { 'Content-Type': 'application/json' })
     response.end(errorBody(chorus.code, chorus.message, chorus.details))
+  }
+}
+
+/** Reads a JSON request body of at most maxBytes; anything else is a 4xx, never an exception of another kind. */
+async function readJsonBody(request: IncomingMessage, maxBytes: number): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > maxBytes) throw new ChorusError('VALUE_TOO_LARGE', `request body over ${maxBytes} bytes`)
+    chunks.push(chunk)
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+  } catch {
+    throw new ChorusError('BAD_REQUEST', 'request body is not valid JSON')
   }
 }
 

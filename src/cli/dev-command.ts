@@ -68,8 +68,11 @@ function startChild(index: number, args: DevArgs): ChildProcess {
     '--log-level', args['log-level'],
     ...(index === 1 ? [] : ['--seeds', '127.0.0.1:7001']),
   ]
-  // Own process group is not wanted: Ctrl-C in the terminal reaches the children too, and they shut down cleanly.
-  const child = spawn(process.execPath, flags, { stdio: ['ignore', 'pipe', 'pipe'] })
+  // Each node gets its own process group, so Ctrl-C in the terminal reaches only `chorus dev`, which then sends
+  // exactly one SIGTERM to each node: a node treats a second signal as "exit now, skip the graceful leave".
+  const child = spawn(process.execPath, flags, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  // If dev itself dies without a chance to stop them, take the nodes down with it rather than orphan them.
+  process.once('exit', () => child.kill('SIGKILL'))
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => process.stdout.write(`[node-${index}] ${line}\n`))
   }

@@ -1,0 +1,141 @@
+/**
+ * Assembles one production node: configuration, the LevelDB storage engine (which raises and persists the
+ * generation before anything else happens), the UDP/TCP transport, the deterministic Node, the runtime shell
+ * that drives it, and the HTTP API. Also owns graceful shutdown:
+ *
+ *   SIGTERM/SIGINT ─► leave (gossip `left` until disseminated, bounded) ─► stop HTTP (finish in-flight)
+ *                  ─► stop the runtime and transport ─► flush and close storage ─► exit 0
+ *
+ * A second signal during shutdown exits at once.
+ */
+import { readFile } from 'node:fs/promises'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { Node } from '../core/node/node.ts'
+import type { PresetName } from '../core/node/node-config.ts'
+import { nodeId, parseHostPort, peerAddress } from '../core/primitives/ids.ts'
+import type { LogLevel } from '../core/node/effect.ts'
+import { ApiServer } from '../api/http-server.ts'
+import { NodeMetrics } from '../api/metrics.ts'
+import { LevelStore } from '../storage/level-store.ts'
+import { StorageEngine, defaultStorageEngineOptions } from '../storage/storage-engine.ts'
+import { UdpTcpTransport, transportOptionsFromConfig } from '../transport/udp-tcp-transport.ts'
+import { buildConfig } from './config-flags.ts'
+import { JsonLogger } from './logger.ts'
+import { NodeRuntime } from './node-runtime.ts'
+import { SystemClock } from './system-clock.ts'
+import { osSeed, systemRandom } from './system-random.ts'
+
+export interface StartNodeOptions {
+  readonly dataDir: string
+  readonly bind: string
+  readonly http: string
+  readonly seeds: readonly string[]
+  readonly id?: string
+  readonly zone?: string
+  readonly preset: PresetName
+  /** Raw flag values; NodeConfig fields are picked out of them by name. */
+  readonly flags: Readonly<Record<string, unknown>>
+  readonly clockOffsetMs: number
+  readonly logLevel: LogLevel
+  readonly clusterSecretFile?: string
+  /** Install SIGTERM/SIGINT handlers (the CLI does; tests that embed a node do not). */
+  readonly handleSignals?: boolean
+}
+
+export interface RunningNode {
+  readonly id: string
+  readonly generation: number
+  readonly clusterAddress: string
+  readonly httpAddress: string
+  /** Resolves once the node has shut down. */
+  readonly stopped: Promise<void>
+  stop(): Promise<void>
+}
+
+/** How long a leaving node keeps gossiping `left` before it exits anyway. */
+const LEAVE_DEADLINE_MS = 3_000
+/** The core gets a tick this often; 10 ms is well below the smallest probe timeout of any preset. */
+const TICK_INTERVAL_MS = 10
+
+export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
+  const config = buildConfig(options.preset, options.flags)
+  const bind = parseHostPort(options.bind)
+  const http = parseHostPort(options.http)
+  if (bind === null) throw new Error(`--bind ${options.bind} is not HOST:PORT`)
+  if (http === null) throw new Error(`--http ${options.http} is not HOST:PORT`)
+  for (const seed of options.seeds) if (parseHostPort(seed) === null) throw new Error(`seed ${seed} is not HOST:PORT`)
+  const id = nodeId(options.id ?? options.bind)
+  const clock = new SystemClock(options.clockOffsetMs)
+  const logger = new JsonLogger(options.logLevel, { node: id })
+  const secret = options.clusterSecretFile === undefined ? undefined : await readSecret(options.clusterSecretFile)
+
+  mkdirSync(options.dataDir, { recursive: true })
+  const storage = await StorageEngine.open(
+    { store: new LevelStore(join(options.dataDir, 'db')), clock, onCorruptEntry: (report) => logger.log('error', 'corrupt-change-log-entry', { ...report }) },
+    { ...defaultStorageEngineOptions, nodeId: id, syncWrites: config.syncWrites },
+  )
+  const generation = storage.identity.generation
+  const transport = await UdpTcpTransport.open(
+    transportOptionsFromConfig(config, options.bind, secret === undefined ? {} : { clusterSecret: secret }),
+  ).catch(async (error: unknown) => {
+    await storage.close()
+    throw error
+  })
+  const seed = osSeed()
+  const metadata = { httpAddress: options.http, zone: options.zone ?? '', partitions: config.partitions, protocolVersion: 1 }
+  const node = new Node({ id, address: transport.localAddress, generation, metadata }, { random: systemRandom(seed) }, config, clock.nowMs())
+  const runtime = new NodeRuntime({ node, clock, transport, storage, logger }, { tickIntervalMs: TICK_INTERVAL_MS })
+  runtime.start()
+  if (options.seeds.length > 0) await runtime.request({ kind: 'join', seeds: options.seeds.map(peerAddress) })
+
+  const metrics = new NodeMetrics(id)
+  const api = new ApiServer(
+    {
+      request: (request) => runtime.request(request),
+      transportStats: () => transport.stats(),
+      eventLoopLagMs: () => runtime.peekEventLoopLagMs(),
+    },
+    metrics,
+  )
+  const listening = await api.listen(http.host, http.port)
+  const httpAddress = `${listening.address}:${listening.port}`
+  logger.log('info', 'node-started', { id, generation, cluster: transport.localAddress, http: httpAddress, seed, preset: options.preset })
+
+  let resolveStopped: () => void = () => {}
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve))
+  let stopping: Promise<void> | null = null
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      logger.log('info', 'node-stopping', { id })
+      await runtime.request({ kind: 'leave' })
+      const deadline = Date.now() + LEAVE_DEADLINE_MS
+      while (!node.membership.isLeaveDisseminated() && Date.now() < deadline) await new Promise((wake) => setTimeout(wake, 20))
+      await api.close()
+      await runtime.stop()
+      await storage.close()
+      logger.log('info', 'node-stopped', { id })
+      resolveStopped()
+    })()
+    return stopping
+  }
+  if (options.handleSignals !== false) installSignalHandlers(stop)
+  return { id, generation, clusterAddress: transport.localAddress, httpAddress, stopped, stop }
+}
+
+async function readSecret(path: string): Promise<Uint8Array> {
+  const text = (await readFile(path, 'utf8')).trim()
+  if (text.length < 16) throw new Error(`cluster secret in ${path} must be at least 16 characters`)
+  return new TextEncoder().encode(text)
+}
+
+function installSignalHandlers(stop: () => Promise<void>): void {
+  let signalled = false
+  const onSignal = (): void => {
+    if (signalled) process.exit(1)
+    signalled = true
+    void stop().then(() => process.exit(0))
+  }
+  process.on('SIGTERM', onSignal)
+  process.on('SIGINT', onSignal)
+}
