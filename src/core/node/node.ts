@@ -136,6 +136,16 @@ export class Node {
         return [...this.membership.join(request.seeds, nowMs), reply({ kind: 'ok' })]
       case 'leave':
         return [...this.membership.leave(nowMs), reply({ kind: 'ok' })]
+      case 'remove':
+      case 'partitions':
+      case 'get':
+      case 'put':
+      case 'delete':
+      case 'list-keys':
+      case 'get-bucket-props':
+      case 'put-bucket-props':
+        // The data path arrives with replication (issue 6); until then these are answered honestly.
+        return [reply({ kind: 'error', code: 'UNAVAILABLE', message: `${request.kind} is not implemented by this node yet` })]
       default:
         return unreachable(request)
     }
