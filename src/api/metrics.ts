@@ -22,6 +22,34 @@ export class NodeMetrics {
     registers: [this.registry],
   })
 
+  readonly quorumFailures = new Counter({
+    name: 'chorus_quorum_failures_total',
+    help: 'Data requests answered 503 because too few replicas answered (unavailable) or not in time (timeout)',
+    labelNames: ['operation', 'reason'] as const,
+    registers: [this.registry],
+  })
+
+  /** Siblings per successful GET: a tail above 1 means clients write without contexts or never resolve. */
+  readonly siblings = new Histogram({
+    name: 'chorus_get_siblings',
+    help: 'Live siblings returned by GET requests that found a value',
+    buckets: [1, 2, 3, 5, 10, 25, 50, 100],
+    registers: [this.registry],
+  })
+
+  readonly shedRequests = new Counter({
+    name: 'chorus_http_shed_total',
+    help: 'Requests refused with 503 overloaded before any work, by reason',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  })
+
+  readonly inFlightRequests = new Gauge({
+    name: 'chorus_http_in_flight_requests',
+    help: 'HTTP requests being served (excluding /health and /metrics)',
+    registers: [this.registry],
+  })
+
   readonly transportMessages = new Gauge({
     name: 'chorus_transport_messages',
     help: 'Datagrams and frames sent and received since start',

@@ -6,7 +6,6 @@ import type { CommandModule } from 'yargs'
 import { configFlags } from '../runtime/config-flags.ts'
 import { presets } from '../core/node/node-config.ts'
 import { logLevels } from '../runtime/logger.ts'
-import { startNode } from '../runtime/start-node.ts'
 import type { StartNodeOptions } from '../runtime/start-node.ts'
 
 interface StartArgs {
@@ -65,6 +64,9 @@ export const startCommand: CommandModule<object, StartArgs> = {
       ...(args.zone === undefined ? {} : { zone: args.zone }),
       ...(args['cluster-secret-file'] === undefined ? {} : { clusterSecretFile: args['cluster-secret-file'] }),
     }
+    // Loaded here, not at the top: LevelDB, the transport and the core are only needed by `start`, and client
+    // commands like `chorus get` should not pay for loading them.
+    const { startNode } = await import('../runtime/start-node.ts')
     const node = await startNode(options)
     await node.stopped
   },
