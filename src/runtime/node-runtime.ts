@@ -99,7 +99,7 @@ export class NodeRuntime {
     // A decaying maximum: one long stall stays visible on /metrics for a while, then fades.
     this.maxTickLagMs = Math.max(lagMs, this.maxTickLagMs * 0.99)
     this.lastTickAtMs = now
-    this.enqueue({ kind: 'tick', lagMs })
+    this.enqueue({ kind: 'tick', lagMs, wallClockMs: Math.floor(this.ports.clock.wallClockMs()) })
   }
 
   private acceptCall(from: PeerAddress, message: Message, respond: (answer: Message) => void): void {

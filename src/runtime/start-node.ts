@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { Node } from '../core/node/node.ts'
+import { Node, restoredMetaNames } from '../core/node/node.ts'
 import type { PresetName } from '../core/node/node-config.ts'
 import { nodeId, parseHostPort, peerAddress } from '../core/primitives/ids.ts'
 import type { LogLevel } from '../core/node/effect.ts'
@@ -84,7 +84,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   })
   const seed = osSeed()
   const metadata = { httpAddress: options.http, zone: options.zone ?? '', partitions: config.partitions, protocolVersion: 1 }
-  const node = new Node({ id, address: transport.localAddress, generation, metadata }, { random: systemRandom(seed) }, config, clock.nowMs())
+  const restored = await readRestoredMeta(storage)
+  const node = new Node({ id, address: transport.localAddress, generation, metadata }, { random: systemRandom(seed) }, config, clock.nowMs(), restored)
   const runtime = new NodeRuntime({ node, clock, transport, storage, logger }, { tickIntervalMs: TICK_INTERVAL_MS })
   runtime.start()
   if (options.seeds.length > 0) await runtime.request({ kind: 'join', seeds: options.seeds.map(peerAddress) })
@@ -121,6 +122,16 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   }
   if (options.handleSignals !== false) installSignalHandlers(stop)
   return { id, generation, clusterAddress: transport.localAddress, httpAddress, stopped, stop }
+}
+
+/** The metadata the core persisted (ownership table, bucket props), read before the Node is built. */
+async function readRestoredMeta(storage: StorageEngine): Promise<Map<string, Uint8Array>> {
+  const meta = new Map<string, Uint8Array>()
+  for (const name of restoredMetaNames) {
+    const result = await storage.read({ kind: 'get-meta', name })
+    if (result.kind === 'meta' && result.value !== null) meta.set(name, result.value)
+  }
+  return meta
 }
 
 async function readSecret(path: string): Promise<Uint8Array> {

@@ -7,12 +7,13 @@
  */
 import type { Millis } from '../core/primitives/ids.ts'
 import { EchoWorkload, defaultEchoWorkloadOptions } from './echo-workload.ts'
+import { kvScenario } from './kv-scenario.ts'
 import type { RunResult } from './sim-scheduler.ts'
 import type { SimNode } from './sim-node.ts'
 import { World } from './world.ts'
 import type { WorldOptions } from './world.ts'
 
-export const scenarioNames = ['echo', 'health', 'idle'] as const
+export const scenarioNames = ['echo', 'health', 'idle', 'kv'] as const
 export type ScenarioName = (typeof scenarioNames)[number]
 
 export interface ScenarioOptions {
@@ -46,6 +47,8 @@ export function runScenario(name: ScenarioName, options: ScenarioOptions): Scena
       return runHealth(options)
     case 'idle':
       return runIdle(options)
+    case 'kv':
+      return runKv(options)
   }
 }
 
@@ -105,6 +108,17 @@ function runHealth(options: ScenarioOptions): ScenarioResult {
 function runIdle(options: ScenarioOptions): ScenarioResult {
   const world = faultyWorld(options, undefined)
   return finish('idle', options, world, () => world.cluster.downNodes().map((node) => `${node.id} still down at the end`), () => [])
+}
+
+function runKv(options: ScenarioOptions): ScenarioResult {
+  const scenario = kvScenario(options)
+  let problems: string[] = []
+  try {
+    problems = scenario.run()
+  } catch (error) {
+    problems.push(`exception: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+  }
+  return { scenario: 'kv', seed: options.seed, world: scenario.world, run: null, problems, notes: scenario.notes() }
 }
 
 function finish(

@@ -30,6 +30,8 @@ export interface SimClusterOptions {
   readonly maxClockSkewMs: Millis
   /** Builds each node's disk; the default is the in-memory synced/unsynced split. */
   readonly makeDisk?: (id: NodeId) => SimDisk
+  /** The addresses each node joins through on every start; every other node by default. */
+  readonly seedsFor?: (id: NodeId, others: readonly PeerAddress[]) => readonly PeerAddress[]
 }
 
 export interface SimClusterDependencies {
@@ -73,7 +75,7 @@ export class SimCluster {
       const node = new SimNode(id, simAddress(id), {
         scheduler: deps.scheduler, network: deps.network, trace: deps.trace, config: options.config,
         random, clock, disk, observer: fanOut,
-        seeds: Array.from({ length: options.nodeCount }, (_, j) => simAddress(nodeId(`n${j + 1}`))).filter((a) => a !== simAddress(id)),
+        seeds: seedsOf(id, options),
       }, options.node)
       deps.network.addHost(node.address)
       nodes.push(node)
@@ -129,4 +131,9 @@ export class SimCluster {
   private notifyInput(node: SimNode, input: Input): void {
     for (const observer of this.observers) observer.onInput?.(node, input)
   }
+}
+
+function seedsOf(id: NodeId, options: SimClusterOptions): readonly PeerAddress[] {
+  const others = Array.from({ length: options.nodeCount }, (_, j) => simAddress(nodeId(`n${j + 1}`))).filter((a) => a !== simAddress(id))
+  return options.seedsFor === undefined ? others : options.seedsFor(id, others)
 }

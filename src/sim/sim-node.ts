@@ -17,7 +17,7 @@ import type { CallFailure, Carrier, Input } from '../core/node/input.ts'
 import type { Message } from '../core/node/message.ts'
 import type { ClientRequest, ClientResponse } from '../core/node/client.ts'
 import type { NodeConfig } from '../core/node/node-config.ts'
-import { Node } from '../core/node/node.ts'
+import { Node, restoredMetaNames } from '../core/node/node.ts'
 import type { CallId, Millis, NodeId, PeerAddress, RequestId } from '../core/primitives/ids.ts'
 import { callId as toCallId, requestId as toRequestId } from '../core/primitives/ids.ts'
 import type { CallOutcome } from '../core/node/input.ts'
@@ -117,6 +117,11 @@ export class SimNode {
     return this.life?.transport ?? null
   }
 
+  /** The Node of the current life, for checkers that read state without stepping it; null while down. */
+  get currentNode(): Node | null {
+    return this.life?.node ?? null
+  }
+
   get clock(): NodeClock {
     return this.deps.clock
   }
@@ -132,7 +137,7 @@ export class SimNode {
     const token = ++this.lifeToken
     const metadata = { httpAddress: `${this.id}:8000`, zone: '', partitions: this.deps.config.partitions, protocolVersion: 1 }
     const identity = { id: this.id, address: this.address, generation: this.generationCounter, metadata }
-    const node = new Node(identity, { random: this.deps.random.fork() }, this.deps.config, this.deps.clock.nowMs())
+    const node = new Node(identity, { random: this.deps.random.fork() }, this.deps.config, this.deps.clock.nowMs(), this.restoredMeta())
     const transport = new SimTransport(this.deps.network, this.deps.scheduler, this.deps.trace, this.address)
     this.life = {
       token, node, transport, incomingCalls: new Map(), clientRequests: new Set(), nextIncomingCallId: 1,
@@ -200,9 +205,19 @@ export class SimNode {
   private scheduleTick(token: number, delayMs: Millis): void {
     this.deps.scheduler.after(delayMs, () => {
       if (this.life?.token !== token) return
-      this.step(token, { kind: 'tick' })
+      this.step(token, { kind: 'tick', wallClockMs: Math.floor(this.deps.clock.wallClockMs()) })
       this.scheduleTick(token, this.options.tickIntervalMs)
     }, 'background')
+  }
+
+  /** What a real process reads at start before building its Node: the metadata that survived on its disk. */
+  private restoredMeta(): Map<string, Uint8Array> {
+    const meta = new Map<string, Uint8Array>()
+    for (const name of restoredMetaNames) {
+      const result = this.deps.disk.read({ kind: 'get-meta', name }, this.deps.scheduler.nowMs)
+      if (result.kind === 'meta' && result.value !== null) meta.set(name, result.value)
+    }
+    return meta
   }
 
   private acceptCall(token: number, from: PeerAddress, message: Message, respond: (answer: Message) => void): void {

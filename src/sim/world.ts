@@ -20,6 +20,7 @@ import { SeededRandom } from '../core/primitives/random.ts'
 import { FaultSchedule, defaultFaultScheduleOptions, describeFault } from './fault-schedule.ts'
 import type { Fault, FaultScheduleOptions } from './fault-schedule.ts'
 import { SimCluster, simAddress } from './sim-cluster.ts'
+import type { SimClusterOptions } from './sim-cluster.ts'
 import type { SimDisk } from './sim-disk.ts'
 import { SimNetwork, defaultNetworkOptions } from './sim-network.ts'
 import type { LatencyOptions, NetworkOptions, PartitionDirection } from './sim-network.ts'
@@ -44,6 +45,8 @@ export interface WorldOptions {
   readonly faults?: FaultSchedule | Partial<FaultScheduleOptions>
   readonly maxKeptTraceLines?: number
   readonly makeDisk?: (id: NodeId) => SimDisk
+  /** The addresses each node joins through; every other node by default (see SimClusterOptions). */
+  readonly seedsFor?: SimClusterOptions['seedsFor']
 }
 
 /** How long runUntilQuiet waits by default before giving up on quiet: ten minutes of virtual time. */
@@ -80,6 +83,7 @@ export class World {
       node: { ...defaultSimNodeOptions, ...options.node },
       maxClockSkewMs: options.maxClockSkewMs ?? 0,
       ...(options.makeDisk === undefined ? {} : { makeDisk: options.makeDisk }),
+      ...(options.seedsFor === undefined ? {} : { seedsFor: options.seedsFor }),
     })
     this.faults = buildFaults(options.faults, faultRandom, this.cluster.ids())
   }

@@ -9,6 +9,7 @@ import type { Message, MessageKind } from '../core/node/message.ts'
 import { variant, type Schema } from './schema.ts'
 import { echoSchemas } from './schemas/echo-schemas.ts'
 import { membershipSchemas } from './schemas/membership-schemas.ts'
+import { placementSchemas, replicationSchemas } from './schemas/replication-schemas.ts'
 
 export type MessageOf<K extends MessageKind> = Extract<Message, { kind: K }>
 
@@ -17,6 +18,8 @@ export type MessageSchemas = { readonly [K in MessageKind]: Schema<MessageOf<K>>
 export const messageSchemas = {
   ...echoSchemas,
   ...membershipSchemas,
+  ...replicationSchemas,
+  ...placementSchemas,
 } as const satisfies MessageSchemas
 
 /** Parses any Message: dispatches on `kind`, then the kind's own schema checks every field. */

@@ -42,6 +42,35 @@ export const memberUpdateArbitrary: fc.Arbitrary<MemberUpdate> = fc.oneof(
   fc.record({ kind: fc.constant('left' as const), ...identity }),
 )
 
+const text = fc.string({ maxLength: 30 })
+const partition = fc.nat(65_535)
+const conflict = fc.constantFrom('siblings' as const, 'lww' as const)
+const smallCount = fc.nat(10)
+const quorumSetting = fc.oneof(fc.constantFrom('one' as const, 'quorum' as const, 'all' as const), fc.integer({ min: 1, max: 10 }))
+const tableVersion = fc.record({ leaderGeneration: sequenceArbitrary, version: sequenceArbitrary })
+const table = fc.record({
+  partitions: fc.integer({ min: 1, max: 64 }),
+  n: fc.integer({ min: 1, max: 5 }),
+  version: tableVersion,
+  owners: fc.array(fc.array(nodeIdArbitrary, { maxLength: 3 }), { maxLength: 8 }),
+})
+const bucketPropsEntry = fc.record({
+  bucket: text,
+  props: fc.record({ n: fc.integer({ min: 1, max: 5 }), r: quorumSetting, w: quorumSetting, conflict }),
+  stamp: fc.record({ physicalMs: sequenceArbitrary, logical: fc.nat(0xffff_ffff) }),
+  writer: nodeIdArbitrary,
+})
+const writeResult = fc.oneof(
+  fc.record({ kind: fc.constant('written' as const), context: text, object: payloadArbitrary }, { requiredKeys: ['kind', 'context'] }),
+  fc.record({ kind: fc.constant('unavailable' as const), required: smallCount, acknowledged: smallCount, message: text }),
+  fc.record({ kind: fc.constant('timeout' as const), message: text }),
+  fc.record({ kind: fc.constant('error' as const), code: fc.constantFrom('TOO_MANY_SIBLINGS', 'STORAGE_ERROR'), message: text }),
+)
+const writeContent = fc.oneof(
+  fc.record({ kind: fc.constant('value' as const), value: payloadArbitrary, contentType: text }),
+  fc.record({ kind: fc.constant('tombstone' as const) }),
+)
+
 const updates = fc.array(memberUpdateArbitrary, { maxLength: 4 })
 const members = fc.array(memberUpdateArbitrary, { maxLength: 8 })
 
@@ -92,6 +121,43 @@ export const messageArbitraries: { readonly [K in MessageKind]: fc.Arbitrary<Mes
     members,
   }),
   'swim-push-pull-response': fc.record({ kind: fc.constant('swim-push-pull-response'), from: nodeIdArbitrary, members }),
+  'replica-read': fc.record({ kind: fc.constant('replica-read'), from: nodeIdArbitrary, partition, bucket: text, key: text }),
+  'replica-read-reply': fc.record(
+    { kind: fc.constant('replica-read-reply'), from: nodeIdArbitrary, outcome: fc.constantFrom('found' as const, 'missing' as const, 'failed' as const), object: payloadArbitrary },
+    { requiredKeys: ['kind', 'from', 'outcome'] },
+  ),
+  'replica-write': fc.record(
+    {
+      kind: fc.constant('replica-write'), from: nodeIdArbitrary, partition, bucket: text, key: text, conflict,
+      n: smallCount, w: smallCount, pw: smallCount, content: writeContent, context: text, clientRequestId: text,
+      timeoutMs: sequenceArbitrary, returnBody: fc.boolean(),
+    },
+    { requiredKeys: ['kind', 'from', 'partition', 'bucket', 'key', 'conflict', 'n', 'w', 'pw', 'content', 'timeoutMs', 'returnBody'] },
+  ),
+  'replica-write-reply': fc.record({ kind: fc.constant('replica-write-reply'), from: nodeIdArbitrary, result: writeResult }),
+  'replica-merge': fc.record(
+    { kind: fc.constant('replica-merge'), from: nodeIdArbitrary, partition, bucket: text, key: text, conflict, object: payloadArbitrary, hintFor: nodeIdArbitrary },
+    { requiredKeys: ['kind', 'from', 'partition', 'bucket', 'key', 'conflict', 'object'] },
+  ),
+  'replica-merge-reply': fc.record({ kind: fc.constant('replica-merge-reply'), from: nodeIdArbitrary, outcome: fc.constantFrom('stored' as const, 'failed' as const) }),
+  'replica-scan': fc.record({ kind: fc.constant('replica-scan'), from: nodeIdArbitrary, partition, bucket: text, limit: fc.nat(100_000) }),
+  'replica-scan-reply': fc.record({
+    kind: fc.constant('replica-scan-reply'), from: nodeIdArbitrary,
+    outcome: fc.constantFrom('complete' as const, 'truncated' as const, 'failed' as const), keys: fc.array(text, { maxLength: 5 }),
+  }),
+  'placement-digest': fc.record(
+    { kind: fc.constant('placement-digest'), from: nodeIdArbitrary, version: tableVersion, propsDigest: text },
+    { requiredKeys: ['kind', 'from', 'propsDigest'] },
+  ),
+  'placement-state': fc.record(
+    { kind: fc.constant('placement-state'), from: nodeIdArbitrary, table, buckets: fc.array(bucketPropsEntry, { maxLength: 3 }) },
+    { requiredKeys: ['kind', 'from', 'buckets'] },
+  ),
+  'placement-remove': fc.record({ kind: fc.constant('placement-remove'), from: nodeIdArbitrary, node: nodeIdArbitrary }),
+  'placement-remove-reply': fc.record({
+    kind: fc.constant('placement-remove-reply'), from: nodeIdArbitrary,
+    outcome: fc.constantFrom('accepted' as const, 'not-leader' as const, 'unknown-node' as const),
+  }),
 }
 
 export const messageKinds = Object.keys(messageArbitraries) as MessageKind[]

@@ -79,9 +79,15 @@ export function isLive(state: MemberState): boolean {
 
 export class MemberTable {
   private readonly records = new Map<NodeId, MemberRecord>()
+  private changes = 0
 
   get size(): number {
     return this.records.size
+  }
+
+  /** Grows on every insert, replacement and removal: a reader that saw this value has seen the table as it is. */
+  get version(): number {
+    return this.changes
   }
 
   get(id: NodeId): MemberRecord | undefined {
@@ -91,6 +97,13 @@ export class MemberTable {
   /** All records sorted by node id, so that callers iterating it (and random picks from it) are deterministic. */
   all(): MemberRecord[] {
     return [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  }
+
+  /** Members alive or suspect (ourselves included), without sorting: called on every tick. */
+  liveCount(): number {
+    let count = 0
+    for (const record of this.records.values()) if (isLive(record.state)) count++
+    return count
   }
 
   /** The record that owns `address` now, preferring a live one (a restarted node may reuse a dead one's address). */
@@ -110,12 +123,14 @@ export class MemberTable {
     const current = this.records.get(update.node)
     if (current === undefined) {
       this.records.set(update.node, toRecord(update, nowMs))
+      this.changes++
       return 'inserted'
     }
     const order = compareMemberState({ ...update, state: update.kind }, current)
     if (order < 0) return 'stale'
     if (order === 0) return 'duplicate'
     this.records.set(update.node, toRecord(update, nowMs))
+    this.changes++
     const stored = this.records.get(update.node) as MemberRecord
     assert(compareMemberState(stored, current) > 0, `member ${update.node} state went backwards`)
     return 'replaced'
@@ -128,6 +143,7 @@ export class MemberTable {
       if (isLive(record.state)) continue
       if (nowMs - record.stateChangedAtMs < reapAfterMs) continue
       this.records.delete(record.id)
+      this.changes++
       removed.push(record.id)
     }
     return removed
@@ -135,7 +151,7 @@ export class MemberTable {
 
   /** Removes a record outright (the caller's own bookkeeping, never gossip). */
   delete(id: NodeId): void {
-    this.records.delete(id)
+    if (this.records.delete(id)) this.changes++
   }
 }
 

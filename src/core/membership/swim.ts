@@ -27,9 +27,11 @@
  *
  * Membership state is ordered by (generation, incarnation) in the MemberTable; a restarted node has a higher
  * generation and is alive again everywhere as soon as its alive update arrives. Join goes through seeds with a
- * push-pull (full state over a stream call), retried with backoff; push-pull then repeats every
- * pushPullIntervalMs with a random member and heals partitions. `leave()` gossips `left`, which ends the
- * generation everywhere.
+ * push-pull (full state over a stream call), retried with backoff until one of our own seeds answers (being
+ * reached by others is not enough: chained seeds would settle into islands); a node that comes to hold everyone
+ * else dead goes back to its seeds. Push-pull then repeats every pushPullIntervalMs with a random member, one
+ * member held dead and one seed that is no live member, which heals partitions, even one that outlasted the
+ * reaping of dead records. `leave()` gossips `left`, which ends the generation everywhere.
  */
 import { assert, unreachable } from '../primitives/assert.ts'
 import type { CallId, Millis, NodeId, PeerAddress } from '../primitives/ids.ts'
@@ -126,6 +128,15 @@ export interface SwimCounters {
   relaysDropped: number
   eventsDropped: number
   refusalChecks: number
+  /**
+   * Updates about an older generation than the one we hold: a previous life's late gossip, such as a `left` or
+   * `dead` that arrives after the node restarted. Dropped; the record is already newer.
+   */
+  staleGenerationUpdates: number
+  /** `dead` or `left` about a node we never knew: nothing to bury, and learning of it would resurrect reaped records. */
+  strangerObituaries: number
+  /** Acks, nacks and indirect acks that match no probe or relay of ours: late or duplicated (a few are normal), or forged. */
+  unmatchedReplies: number
   newerGenerationsOfSelf: number
   /** Accusations we raised, by cause. */
   probeSuspicions: number
@@ -233,6 +244,9 @@ export class Swim {
     relaysDropped: 0,
     eventsDropped: 0,
     refusalChecks: 0,
+    staleGenerationUpdates: 0,
+    strangerObituaries: 0,
+    unmatchedReplies: 0,
     newerGenerationsOfSelf: 0,
     probeSuspicions: 0,
     phiSuspicions: 0,
@@ -309,6 +323,7 @@ export class Swim {
   tick(nowMs: Millis): MembershipEffect[] {
     this.advanceTime(nowMs)
     const out: Out = []
+    this.rejoinIfAlone(nowMs)
     this.advanceJoin(nowMs, out)
     this.advanceProbes(nowMs, out)
     this.advanceRelays(nowMs, out)
@@ -381,8 +396,13 @@ export class Swim {
     if (pending === undefined) return out
     this.calls.delete(callId)
     if (outcome.kind === 'failed') {
-      if (pending.kind === 'push-pull' && pending.join) this.joinCallsInFlight.delete(to)
-      if (outcome.reason === 'refused') this.noteRefused(to, nowMs, out)
+      const joinCall = pending.kind === 'push-pull' && pending.join
+      if (joinCall) this.joinCallsInFlight.delete(to)
+      // A seed refusing a join call says only that its process was not up yet when we called, typically because
+      // the cluster is starting together; by the time the refusal arrives that seed may be up and known to us.
+      // Taken as evidence, it made every node starting early suspect the nodes starting after it, with only the
+      // short refusal timeout to refute in (50 nodes, every seed: hundreds of suspicions in the first period).
+      if (outcome.reason === 'refused' && !joinCall) this.noteRefused(to, nowMs, out)
       return out
     }
     this.heardFrom(outcome.message.from, nowMs)
@@ -430,6 +450,16 @@ export class Swim {
 
   member(id: NodeId): MemberRecord | undefined {
     return this.table.get(id)
+  }
+
+  /** Every record, sorted by node id, without computing φ: for checkers that read views often. */
+  records(): MemberRecord[] {
+    return this.table.all()
+  }
+
+  /** Changes whenever the member table does, so a checker can skip reading an unchanged view. */
+  get tableVersion(): number {
+    return this.table.version
   }
 
   /** The oldest live member by (generation, node id), as this node sees it; null once we have left. */
@@ -521,7 +551,10 @@ export class Swim {
   private handleAck(ack: SwimAck, nowMs: Millis, out: Out): void {
     const relay = this.relays.get(ack.seq)
     if (relay !== undefined) {
-      if (ack.from !== relay.target) return
+      if (ack.from !== relay.target) {
+        this.counters.unmatchedReplies++
+        return
+      }
       this.relays.delete(ack.seq)
       const indirect: SwimIndirectAck = {
         kind: 'swim-indirect-ack',
@@ -542,7 +575,10 @@ export class Swim {
 
   private handleNack(nack: SwimNack, nowMs: Millis, out: Out): void {
     const probe = this.probes.get(nack.seq)
-    if (probe === undefined || probe.target !== nack.target) return
+    if (probe === undefined || probe.target !== nack.target) {
+      this.counters.unmatchedReplies++
+      return
+    }
     probe.nacks++
     if (nack.refused) probe.refusedNacks++
     // With our own send refused and every helper answered, waiting longer adds nothing: conclude now.
@@ -667,7 +703,10 @@ export class Swim {
 
   private probeAcked(seq: number, from: NodeId, nowMs: Millis): void {
     const probe = this.probes.get(seq)
-    if (probe === undefined || probe.target !== from) return
+    if (probe === undefined || probe.target !== from) {
+      this.counters.unmatchedReplies++
+      return
+    }
     this.probes.delete(seq)
     this.phiSuspectedSince.delete(from)
     this.health.applyDelta(-1)
@@ -811,9 +850,15 @@ export class Swim {
     const before = this.table.get(update.node)
     // A member we never knew is of no interest once it is gone; learning of it from a dead or left update would
     // let push-pull bounce reaped records between members forever.
-    if (before === undefined && (update.kind === 'dead' || update.kind === 'left')) return
+    if (before === undefined && (update.kind === 'dead' || update.kind === 'left')) {
+      this.counters.strangerObituaries++
+      return
+    }
     const outcome = this.table.apply(update, nowMs)
-    if (outcome === 'stale') return
+    if (outcome === 'stale') {
+      if (before !== undefined && update.generation < before.generation) this.counters.staleGenerationUpdates++
+      return
+    }
     if (outcome === 'duplicate') {
       if (update.kind === 'suspect') this.confirmSuspicion(update.node, update.accuser, update)
       return
@@ -861,7 +906,10 @@ export class Swim {
    * suspicion or death at our incarnation or above is refuted by gossiping alive with a higher incarnation.
    */
   private applySelfUpdate(update: MemberUpdate, nowMs: Millis, out: Out): void {
-    if (update.generation < this.identity.generation) return
+    if (update.generation < this.identity.generation) {
+      this.counters.staleGenerationUpdates++
+      return
+    }
     if (update.generation > this.identity.generation) {
       // Another process runs under our id with a newer generation: we are the stale one. Say so once, not per
       // datagram; the operator has to stop one of us.
@@ -903,7 +951,9 @@ export class Swim {
 
   private startPushPull(nowMs: Millis, out: Out): void {
     this.nextPushPullAtMs = nowMs + this.config.pushPullIntervalMs
-    if (!this.joined || this.leaving) return
+    // Not gated on `joined`: a node that others found but whose own seeds have not answered yet still belongs to
+    // whatever group found it, and should keep that group's view fresh meanwhile.
+    if (this.leaving) return
     for (const pending of this.calls.values()) if (pending.kind === 'push-pull') return
     const [peer] = sample(this.random, this.liveOthers(), 1)
     if (peer !== undefined) out.push(this.pushPullCall(peer.address, false))
@@ -912,6 +962,13 @@ export class Swim {
     const dead = this.table.all().filter((record) => record.state === 'dead')
     const [lost] = sample(this.random, dead, 1)
     if (lost !== undefined) out.push(this.pushPullCall(lost.address, false))
+    // And one seed that is no live member of ours. A partition that outlasts deadMemberReapMs leaves each side
+    // with no record of the other at all, so the exchange above has nobody to call and the halves stay apart
+    // for good (found by the long-partition test); the seeds are the addresses that outlive every record.
+    const live = new Set(this.liveOthers().map((member) => member.address))
+    const strangers = this.seeds.filter((seed) => !live.has(seed) && seed !== lost?.address)
+    const [seed] = sample(this.random, strangers, 1)
+    if (seed !== undefined) out.push(this.pushPullCall(seed, false))
   }
 
   private pushPullCall(to: PeerAddress, join: boolean): MembershipEffect {
@@ -927,9 +984,11 @@ export class Swim {
   }
 
   private answerPushPull(from: PeerAddress, callId: CallId, request: SwimPushPullRequest, nowMs: Millis, out: Out): void {
+    // Being reached does not make us joined. Warning: it used to, and nodes started together with chained seeds
+    // (a's seed b, b's seed c, ...) then stopped calling their own seeds as soon as a neighbour reached them, and
+    // settled into islands that never met, since periodic push-pull only picks members already in one's view
+    // (test/sim/membership-convergence.test.ts, ring seeds). Only an answer from one of our own seeds joins us.
     this.applyUpdates(request.members.slice(0, MAX_PUSH_PULL_MEMBERS), nowMs, out)
-    // Someone reached us with their full state: we are part of a cluster, whatever our seeds say.
-    this.joined = true
     const response: MembershipMessage = {
       kind: 'swim-push-pull-response',
       from: this.identity.id,
@@ -945,8 +1004,24 @@ export class Swim {
       return
     }
     this.applyUpdates(message.members.slice(0, MAX_PUSH_PULL_MEMBERS), nowMs, out)
-    if (!this.joined) out.push(logEffect('info', 'membership.joined', { via: to }))
+    // A periodic exchange with a member of our own view does not join us to the seeds' cluster; see answerPushPull.
+    if (!join || this.joined) return
+    out.push(logEffect('info', 'membership.joined', { via: to }))
     this.joined = true
+  }
+
+  /**
+   * A node that holds every other member dead (or knows none) has nobody to probe, gossip or push-pull with
+   * except through those dead records every push-pull period. If it was the one survivor while the rest of the
+   * cluster restarted, the new lives do not know it unless it is their seed, so it would sit alone until that
+   * slow exchange (memberlist issue #311 in another guise). Going back to its seeds, with the backoff reset,
+   * finds the cluster within a period or two of its return.
+   */
+  private rejoinIfAlone(nowMs: Millis): void {
+    if (!this.joined || this.leaving || this.seeds.length === 0 || this.liveCount() > 1) return
+    this.joined = false
+    this.joinBackoffMs = this.config.probeIntervalMs
+    this.nextJoinAttemptAtMs = nowMs
   }
 
   /** Until one seed answers, call every seed not already being called, doubling the wait up to a push-pull period. */
@@ -1002,9 +1077,7 @@ export class Swim {
   }
 
   private liveCount(): number {
-    let count = 0
-    for (const record of this.table.all()) if (isLive(record.state)) count++
-    return count
+    return this.table.liveCount()
   }
 
   private localState(): MemberUpdate[] {

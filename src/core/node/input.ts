@@ -15,6 +15,12 @@ export interface TickInput {
   readonly kind: 'tick'
   /** How late the shell's timer fired, if it measured it: event-loop lag counts against local health. */
   readonly lagMs?: Millis
+  /**
+   * The wall clock (ms since the Unix epoch) when the tick fired. The core's only source of calendar time: the
+   * hybrid logical clock stamps writes with it (extrapolated between ticks on nowMs). Shells fill it on every
+   * tick; absent, the node keeps the last reading it had.
+   */
+  readonly wallClockMs?: Millis
 }
 
 export interface PacketInput {

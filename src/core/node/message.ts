@@ -7,6 +7,8 @@
  */
 import type { NodeId } from '../primitives/ids.ts'
 import type { MembershipMessage } from '../membership/membership-messages.ts'
+import type { ReplicationMessage } from '../replication/replication-messages.ts'
+import type { PlacementMessage } from '../partitioning/placement-messages.ts'
 
 /** Liveness and round-trip probe used by the transport benchmark and the simulator's echo protocol. */
 export interface EchoRequest {
@@ -23,11 +25,21 @@ export interface EchoReply {
   readonly payload: Uint8Array
 }
 
-export type Message = EchoRequest | EchoReply | MembershipMessage
+export type Message = EchoRequest | EchoReply | MembershipMessage | ReplicationMessage | PlacementMessage
 
 /** Membership messages are the ones whose kind starts with `swim-`. */
 export function isMembershipMessage(message: Message): message is MembershipMessage {
   return message.kind.startsWith('swim-')
+}
+
+/** Data-path messages between replicas: kinds start with `replica-`. */
+export function isReplicationMessage(message: Message): message is ReplicationMessage {
+  return message.kind.startsWith('replica-')
+}
+
+/** Ownership-table and bucket-props gossip: kinds start with `placement-`. */
+export function isPlacementMessage(message: Message): message is PlacementMessage {
+  return message.kind.startsWith('placement-')
 }
 
 export type MessageKind = Message['kind']

@@ -20,6 +20,25 @@ export interface NodeConfig {
   readonly w: QuorumSetting
   /** How long a coordinator waits for a quorum before answering `timeout`. */
   readonly requestTimeoutMs: Millis
+  /**
+   * The leader recomputes the ownership table only after the set of members has not changed for this long, so
+   * that a rolling start or a flapping member costs one table change rather than one per event.
+   */
+  readonly placementSettleMs: Millis
+  /** Every this often a node sends its table version and bucket-props digest to one random member. */
+  readonly placementGossipIntervalMs: Millis
+  /** Hints for live targets are looked for and replayed this often (and at once when a target comes back). */
+  readonly hintReplayIntervalMs: Millis
+  /** Hints replayed per page; each is one object in flight, so this bounds the replay's memory. */
+  readonly hintReplayBatch: number
+  /** Client requests a node coordinates at once; beyond it new ones get `overloaded` instead of queueing. */
+  readonly maxPendingRequests: number
+  /** Replica operations (read-merge-write cycles) queued on one node; beyond it replicas refuse with a nack. */
+  readonly maxQueuedReplicaOperations: number
+  /** Objects per scan page when listing keys; keeps one storage answer small. */
+  readonly listKeysPageSize: number
+  /** Most keys one list-keys request returns (an admin tool, not a query engine). */
+  readonly maxListedKeys: number
 
   // ---- membership (SWIM + Lifeguard + phi accrual) -------------------------------------------------------
   /** One protocol period: probe one member each period. 1 s is memberlist's LAN default. */
@@ -97,6 +116,14 @@ export const lan: NodeConfig = {
   r: 'quorum',
   w: 'quorum',
   requestTimeoutMs: 5_000,
+  placementSettleMs: 5_000, // several protocol periods: a rolling start settles before the first table
+  placementGossipIntervalMs: 2_000, // a new table reaches every node in O(log n) rounds even if a push is lost
+  hintReplayIntervalMs: 10_000, // member-up triggers replay at once; this only retries failures
+  hintReplayBatch: 64,
+  maxPendingRequests: 10_000, // far above 32 HTTP connections with pipelining, far below memory trouble
+  maxQueuedReplicaOperations: 10_000,
+  listKeysPageSize: 1_000,
+  maxListedKeys: 100_000,
 
   probeIntervalMs: 1_000,
   probeTimeoutMs: 500,
@@ -132,6 +159,9 @@ export const lan: NodeConfig = {
 /** Several processes on one machine: loopback round trips are microseconds, so probes can be tighter. */
 export const local: NodeConfig = {
   ...lan,
+  placementSettleMs: 2_000, // loopback processes start within a second of each other
+  placementGossipIntervalMs: 1_000,
+  hintReplayIntervalMs: 2_000,
   probeIntervalMs: 500,
   probeTimeoutMs: 200,
   suspicionMultiplier: 3,
@@ -147,6 +177,9 @@ export const test: NodeConfig = {
   ...local,
   partitions: 64,
   requestTimeoutMs: 2_000,
+  placementSettleMs: 500, // a few probe periods of the test preset
+  placementGossipIntervalMs: 300,
+  hintReplayIntervalMs: 500,
   probeIntervalMs: 200,
   probeTimeoutMs: 100,
   suspicionMultiplier: 3,
@@ -182,6 +215,7 @@ export function validateConfig(config: NodeConfig): string[] {
   const positiveIntegers: (keyof NodeConfig)[] = [
     'partitions', 'n', 'indirectProbes', 'phiWindowSize', 'maxValueBytes', 'maxKeyBytes', 'maxBucketBytes',
     'maxFrameBytes', 'maxInFlightPerChannel', 'maxSiblings', 'maxDatagramBytes', 'gossipFanout',
+    'hintReplayBatch', 'maxPendingRequests', 'maxQueuedReplicaOperations', 'listKeysPageSize', 'maxListedKeys',
   ]
   for (const field of positiveIntegers) {
     const value = config[field]

@@ -1,0 +1,223 @@
+/**
+ * The replica side of the data path: this node's copy of each key. Storage does not merge, so every change is a
+ * read-merge-write cycle done here, and two cycles of one key must never overlap or the second would overwrite
+ * the first one's sibling. A per-key waiting list serializes them: a key's jobs run one at a time in arrival
+ * order, different keys run concurrently.
+ *
+ *   mint:  get-object ─► update with this node's actor (a new dot) ─► put-object durable ─► minted
+ *   merge: get-object ─► merge (never overwrite) ─► put-object (+ put-hint for a fallback) durable ─► stored
+ *   read:  get-object ─► decoded object (not serialized: a read sees the state before or after a cycle)
+ *
+ * Only a primary mints (the coordinator sees to that); every other replica only merges, so dots of one actor
+ * are minted in order by one process whose generation is unique. Results are reported only after the fsync,
+ * which is what makes an acknowledgement mean "survives a crash".
+ */
+import { assert } from '../primitives/assert.ts'
+import type { NodeId } from '../primitives/ids.ts'
+import type { ClientErrorCode } from '../node/client.ts'
+import type { IoContinuations, Out } from '../node/io-continuations.ts'
+import type { Mutation, StorageResult } from '../node/storage-operation.ts'
+import type { Actor } from '../versioning/actor.ts'
+import { formatDot } from '../versioning/actor.ts'
+import { latestTimestamp, mergeObjects, updateObject } from '../versioning/dotted-version-vector-set.ts'
+import type { HlcTimestamp } from '../versioning/hybrid-logical-clock.ts'
+import { mergeLastWriteWins, updateLastWriteWins } from '../versioning/last-write-wins.ts'
+import { decodeObject, encodeObject } from '../versioning/object-codec.ts'
+import type { DottedVersionVectorSet } from '../versioning/sibling.ts'
+import { emptyObject } from '../versioning/sibling.ts'
+import type { VersionVector } from '../versioning/version-vector.ts'
+import type { VersioningLimits } from '../versioning/versioning-limits.ts'
+import { sameBytes } from './read-quorum.ts'
+import type { ConflictMode, WriteContent } from './replication-messages.ts'
+
+export interface ReplicaPorts {
+  readonly io: IoContinuations
+  readonly actor: Actor
+  /** A hybrid-logical-clock timestamp after `latest` (the object's newest), for a write this node mints. */
+  readonly stamp: (latest: HlcTimestamp | null) => HlcTimestamp
+  readonly limits: VersioningLimits
+  /** Jobs queued over all keys before new ones are refused (STYLE rule 7). */
+  readonly maxQueued: number
+}
+
+export interface KeyAddress {
+  readonly partition: number
+  readonly bucket: string
+  readonly key: string
+}
+
+export interface MintRequest extends KeyAddress {
+  readonly conflict: ConflictMode
+  readonly content: WriteContent
+  readonly context: VersionVector | null
+  readonly clientRequestId?: string
+}
+
+export type MintOutcome =
+  | { readonly kind: 'minted'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array }
+  /** The client's request id was applied before: nothing written; the stored object is what it produced. */
+  | { readonly kind: 'duplicate'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array }
+  | { readonly kind: 'refused'; readonly code: ClientErrorCode; readonly message: string }
+  | { readonly kind: 'failed'; readonly message: string }
+
+export type LocalRead =
+  | { readonly kind: 'found'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'failed'; readonly message: string }
+
+export type MergeOutcome = 'stored' | 'failed'
+
+type Job = (out: Out, finish: (out: Out) => void) => void
+
+export function mergeFor(conflict: ConflictMode): (a: DottedVersionVectorSet, b: DottedVersionVectorSet) => DottedVersionVectorSet {
+  return conflict === 'lww' ? mergeLastWriteWins : mergeObjects
+}
+
+export class Replica {
+  private readonly queues = new Map<string, Job[]>()
+  private queued = 0
+  readonly counters = { mints: 0, merges: 0, unchangedMerges: 0, hintsStored: 0, refusedOverload: 0, corruptObjects: 0 }
+
+  constructor(private readonly ports: ReplicaPorts) {}
+
+  read(address: KeyAddress, out: Out, done: (read: LocalRead, out: Out) => void): void {
+    const { partition, bucket, key } = address
+    this.ports.io.read({ kind: 'get-object', partition, bucket, key }, out, (result, next) => done(this.decodeStored(result), next))
+  }
+
+  mint(request: MintRequest, out: Out, done: (outcome: MintOutcome, out: Out) => void): void {
+    this.enqueue(request, out, (failure, next) => done({ kind: 'failed', message: failure }, next), (next, finish) => {
+      this.read(request, next, (stored, afterRead) => {
+        if (stored.kind === 'failed') return finish(afterRead, () => done(stored, afterRead))
+        const current = stored.kind === 'found' ? stored.object : emptyObject
+        const updated = this.apply(current, request)
+        if (updated.kind !== 'minted') return finish(afterRead, () => done(updated, afterRead))
+        const put: Mutation = {
+          kind: 'put-object', partition: request.partition, bucket: request.bucket, key: request.key, value: updated.encoded,
+          dot: updated.dot, ...(request.clientRequestId === undefined ? {} : { requestId: request.clientRequestId }),
+        }
+        this.ports.io.write([put], 'durable', afterRead, (result, afterWrite) => {
+          finish(afterWrite, () => done(this.mintResult(result, updated, stored), afterWrite))
+        })
+      })
+    })
+  }
+
+  merge(address: KeyAddress, conflict: ConflictMode, incoming: DottedVersionVectorSet, hintFor: NodeId | null, out: Out, done: (outcome: MergeOutcome, out: Out) => void): void {
+    this.enqueue(address, out, (_, next) => done('failed', next), (next, finish) => {
+      this.read(address, next, (stored, afterRead) => {
+        if (stored.kind === 'failed') return finish(afterRead, () => done('failed', afterRead))
+        const merged = mergeFor(conflict)(stored.kind === 'found' ? stored.object : emptyObject, incoming)
+        const encoded = encodeObject(merged)
+        const unchanged = stored.kind === 'found' && sameBytes(stored.encoded, encoded)
+        const mutations = this.mergeMutations(address, encoded, unchanged, hintFor)
+        this.counters.merges++
+        if (mutations.length === 0) {
+          this.counters.unchangedMerges++
+          return finish(afterRead, () => done('stored', afterRead))
+        }
+        this.ports.io.write(mutations, 'durable', afterRead, (result, afterWrite) => {
+          const ok = result.kind === 'written' && result.outcomes.length === mutations.length
+          if (ok && hintFor !== null) this.counters.hintsStored++
+          finish(afterWrite, () => done(ok ? 'stored' : 'failed', afterWrite))
+        })
+      })
+    })
+  }
+
+  /** Jobs waiting or running, over all keys. */
+  get queuedJobs(): number {
+    return this.queued
+  }
+
+  private mergeMutations(address: KeyAddress, encoded: Uint8Array, unchanged: boolean, hintFor: NodeId | null): Mutation[] {
+    const { partition, bucket, key } = address
+    const mutations: Mutation[] = []
+    if (!unchanged) mutations.push({ kind: 'put-object', partition, bucket, key, value: encoded, dot: null })
+    // A fallback keeps a hint even when its own copy did not change: the primary it stands in for still lacks it.
+    if (hintFor !== null) mutations.push({ kind: 'put-hint', target: hintFor, partition, bucket, key, value: encoded })
+    return mutations
+  }
+
+  private apply(current: DottedVersionVectorSet, request: MintRequest): { kind: 'minted'; object: DottedVersionVectorSet; encoded: Uint8Array; dot: Uint8Array } | Extract<MintOutcome, { kind: 'refused' }> {
+    const timestamp = this.ports.stamp(latestTimestamp(current))
+    const { actor, limits } = this.ports
+    const outcome = request.conflict === 'lww'
+      ? updateLastWriteWins(current, { content: request.content, actor, timestamp }, limits)
+      : updateObject(current, { context: request.context, content: request.content, actor, timestamp }, limits)
+    switch (outcome.kind) {
+      case 'updated': {
+        this.counters.mints++
+        const dot = new TextEncoder().encode(formatDot(outcome.dot))
+        return { kind: 'minted', object: outcome.object, encoded: encodeObject(outcome.object), dot }
+      }
+      case 'too-many-siblings':
+        return { kind: 'refused', code: 'TOO_MANY_SIBLINGS', message: `the object has ${outcome.siblingCount} siblings, more than ${outcome.maxSiblings}; read it and write with its context to resolve them` }
+      case 'too-large':
+        return { kind: 'refused', code: 'VALUE_TOO_LARGE', message: `the object would be ${outcome.objectBytes} bytes, more than ${outcome.maxObjectBytes}` }
+      case 'invalid-content-type':
+        return { kind: 'refused', code: 'INVALID_PARAMETER', message: outcome.message }
+    }
+  }
+
+  private mintResult(result: StorageResult, updated: { object: DottedVersionVectorSet; encoded: Uint8Array }, stored: LocalRead): MintOutcome {
+    if (result.kind !== 'written') return { kind: 'failed', message: result.kind === 'failed' ? `${result.code}: ${result.message}` : `unexpected ${result.kind}` }
+    const [first] = result.outcomes
+    if (first?.kind !== 'duplicate') return { kind: 'minted', object: updated.object, encoded: updated.encoded }
+    // The first attempt's write is in what we read (unless a later write superseded it): answer with that.
+    if (stored.kind === 'found') return { kind: 'duplicate', object: stored.object, encoded: stored.encoded }
+    return { kind: 'duplicate', object: emptyObject, encoded: encodeObject(emptyObject) }
+  }
+
+  private decodeStored(result: StorageResult): LocalRead {
+    if (result.kind === 'failed') return { kind: 'failed', message: `${result.code}: ${result.message}` }
+    if (result.kind !== 'object') return { kind: 'failed', message: `unexpected storage result ${result.kind}` }
+    if (result.object === null) return { kind: 'missing' }
+    const decoded = decodeObject(result.object.value)
+    if (decoded.kind !== 'decoded') {
+      this.counters.corruptObjects++
+      return { kind: 'failed', message: `stored object ${result.object.bucket}/${result.object.key} is ${decoded.kind}` }
+    }
+    return { kind: 'found', object: decoded.object, encoded: result.object.value }
+  }
+
+  /**
+   * Runs `job` when every earlier job of the same key has finished. `finish(out, report)` ends the job: it reports
+   * the outcome first and then starts the key's next job, so a caller never observes the next cycle before its own.
+   */
+  private enqueue(address: KeyAddress, out: Out, refuse: (reason: string, out: Out) => void, job: (out: Out, finish: (out: Out, report: () => void) => void) => void): void {
+    if (this.queued >= this.ports.maxQueued) {
+      this.counters.refusedOverload++
+      return refuse(`replica queue is full (${this.ports.maxQueued} operations)`, out)
+    }
+    const id = `${address.partition}\u0000${address.bucket}\u0000${address.key}`
+    const run: Job = (next, done) => job(next, (after, report) => {
+      report()
+      done(after)
+    })
+    const queue = this.queues.get(id)
+    this.queued++
+    if (queue !== undefined) {
+      queue.push(run)
+      return
+    }
+    this.queues.set(id, [run])
+    this.runHead(id, out)
+  }
+
+  private runHead(id: string, out: Out): void {
+    const queue = this.queues.get(id)
+    const head = queue?.[0]
+    assert(queue !== undefined && head !== undefined, `replica queue ${id} is empty`)
+    let finished = false
+    head(out, (after) => {
+      assert(!finished, `a replica job of ${id} finished twice`)
+      finished = true
+      this.queued--
+      queue.shift()
+      if (queue.length === 0) this.queues.delete(id)
+      else this.runHead(id, after)
+    })
+  }
+}
+

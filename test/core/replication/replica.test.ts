@@ -1,0 +1,87 @@
+/**
+ * The replica's per-key waiting list: storage does not merge, so two read-merge-write cycles of one key must not
+ * overlap (the second would overwrite the first one's sibling), while different keys proceed concurrently.
+ */
+import { describe, expect, it } from 'vitest'
+import type { Effect } from '../../../src/core/node/effect.ts'
+import { IoContinuations } from '../../../src/core/node/io-continuations.ts'
+import type { Mutation, StorageResult } from '../../../src/core/node/storage-operation.ts'
+import { callId, nodeId, operationId } from '../../../src/core/primitives/ids.ts'
+import type { OperationId } from '../../../src/core/primitives/ids.ts'
+import { Replica } from '../../../src/core/replication/replica.ts'
+import type { MintOutcome } from '../../../src/core/replication/replica.ts'
+import { makeActor } from '../../../src/core/versioning/actor.ts'
+import { readObject } from '../../../src/core/versioning/dotted-version-vector-set.ts'
+import { decodeObject } from '../../../src/core/versioning/object-codec.ts'
+import { defaultVersioningLimits } from '../../../src/core/versioning/versioning-limits.ts'
+
+/** A tiny storage that answers the effects it is handed, in whatever order the test chooses. */
+class Harness {
+  private ids = 1
+  readonly io = new IoContinuations({ nextCallId: () => callId(this.ids++), nextOperationId: () => operationId(this.ids++) })
+  readonly objects = new Map<string, Uint8Array>()
+  readonly pending: Effect[] = []
+  readonly replica = new Replica({
+    io: this.io, actor: makeActor(nodeId('n1'), 1), stamp: () => ({ physicalMs: this.ids, logical: 0 }),
+    limits: defaultVersioningLimits, maxQueued: 2,
+  })
+
+  /** Completes the oldest storage effect of the given kind. */
+  complete(kind: 'read' | 'write'): void {
+    const index = this.pending.findIndex((e) => e.kind === kind)
+    expect(index).toBeGreaterThanOrEqual(0)
+    const [effect] = this.pending.splice(index, 1)
+    const out: Effect[] = []
+    this.io.storageResult((effect as { operationId: OperationId }).operationId, this.answer(effect as Effect), out)
+    this.pending.push(...out)
+  }
+
+  private answer(effect: Effect): StorageResult {
+    if (effect.kind === 'read' && effect.query.kind === 'get-object') {
+      const value = this.objects.get(effect.query.key)
+      return { kind: 'object', object: value === undefined ? null : { partition: 0, bucket: 'b', key: effect.query.key, value, seq: 1 } }
+    }
+    if (effect.kind === 'write') {
+      for (const m of effect.mutations as Mutation[]) if (m.kind === 'put-object') this.objects.set(m.key, m.value)
+      return { kind: 'written', outcomes: effect.mutations.map(() => ({ kind: 'object-written' as const, partition: 0, seq: 1 })) }
+    }
+    throw new Error(`unexpected ${effect.kind}`)
+  }
+}
+
+const blind = (key: string, value: string) => ({
+  partition: 0, bucket: 'b', key, conflict: 'siblings' as const, context: null,
+  content: { kind: 'value' as const, value: new TextEncoder().encode(value), contentType: 'text/plain' },
+})
+
+describe('Replica', () => {
+  it('serializes read-merge-write cycles of one key, so two blind writes both survive as siblings', () => {
+    const h = new Harness()
+    const outcomes: MintOutcome[] = []
+    h.replica.mint(blind('k', 'one'), h.pending, (o) => outcomes.push(o))
+    h.replica.mint(blind('k', 'two'), h.pending, (o) => outcomes.push(o))
+    expect(h.pending.map((e) => e.kind)).toEqual(['read'])
+    h.complete('read')
+    expect(h.pending.map((e) => e.kind)).toEqual(['write'])
+    h.complete('write')
+    expect(outcomes.map((o) => o.kind)).toEqual(['minted'])
+    expect(h.pending.map((e) => e.kind)).toEqual(['read'])
+    h.complete('read')
+    h.complete('write')
+    expect(outcomes.map((o) => o.kind)).toEqual(['minted', 'minted'])
+    const stored = decodeObject(h.objects.get('k') as Uint8Array)
+    const read = stored.kind === 'decoded' ? readObject(stored.object) : null
+    expect(read?.kind === 'found' ? read.values.map((v) => new TextDecoder().decode(v.value)).sort() : []).toEqual(['one', 'two'])
+  })
+
+  it('runs different keys concurrently and refuses work beyond its queue limit', () => {
+    const h = new Harness()
+    const outcomes: string[] = []
+    h.replica.mint(blind('a', 'x'), h.pending, (o) => outcomes.push(o.kind))
+    h.replica.mint(blind('b', 'y'), h.pending, (o) => outcomes.push(o.kind))
+    expect(h.pending.map((e) => e.kind)).toEqual(['read', 'read'])
+    h.replica.mint(blind('c', 'z'), h.pending, (o) => outcomes.push(o.kind))
+    expect(outcomes).toEqual(['failed'])
+    expect(h.replica.counters.refusedOverload).toBe(1)
+  })
+})
