@@ -24,15 +24,17 @@ import type { IoContinuations, Out } from '../node/io-continuations.ts'
 import type { CallOutcome } from '../node/input.ts'
 import { partitionOf } from '../partitioning/key-hash.ts'
 import { encodeCausalContext } from '../versioning/causal-context.ts'
+import { contextAfterWrite } from '../versioning/write-context.ts'
 import { decodeObject, encodeObject } from '../versioning/object-codec.ts'
 import type { DottedVersionVectorSet } from '../versioning/sibling.ts'
 import type { VersionVector } from '../versioning/version-vector.ts'
+import { emptyVersionVector } from '../versioning/version-vector.ts'
 import type { BucketPropsRegistry } from './bucket-props-registry.ts'
 import { isQuorumSettingFor } from './bucket-props-registry.ts'
 import type { ClusterView } from './cluster-view.ts'
 import { ReadQuorum } from './read-quorum.ts'
 import type { ReadReply } from './read-quorum.ts'
-import type { KeyAddress, Replica } from './replica.ts'
+import type { KeyAddress, MintOutcome, Replica } from './replica.ts'
 import { mergeFor } from './replica.ts'
 import type { ReplicaTargets } from './replica-targets.ts'
 import { replicaTargets } from './replica-targets.ts'
@@ -259,7 +261,7 @@ export class Coordinator {
     this.ports.replica.mint(spec, out, (minted, next) => {
       if (minted.kind === 'refused') return decide({ kind: 'error', code: minted.code, message: minted.message }, next)
       if (minted.kind === 'failed') return decide({ kind: 'error', code: 'STORAGE_ERROR', message: minted.message }, next)
-      const context = spec.content.kind === 'tombstone' ? '' : encodeCausalContext(minted.object.history)
+      const context = spec.content.kind === 'tombstone' ? '' : encodeCausalContext(writtenContext(spec, minted))
       written = { kind: 'written', context, ...(spec.returnBody ? { object: minted.encoded } : {}) }
       quorum.add(self, 'ack')
       decide(null, next)
@@ -411,3 +413,13 @@ function readReplyOf(outcome: CallOutcome): ReadReply {
   return decoded.kind === 'decoded' ? { kind: 'found', object: decoded.object } : { kind: 'failed' }
 }
 
+
+/**
+ * The X-Context of a 204: the writer's context plus its new dot (write-context.ts says why not the object's whole
+ * history). A retried request id answers with the writer's own context: the first attempt's dot is not known
+ * here, and covering less is safe (at worst a false sibling of its own value), covering more is not.
+ */
+function writtenContext(spec: { readonly context: VersionVector | null }, minted: MintOutcome): VersionVector {
+  if (minted.kind === 'minted') return contextAfterWrite(minted.object, spec.context, minted.newDot)
+  return spec.context ?? emptyVersionVector
+}

@@ -17,7 +17,7 @@ import type { NodeId } from '../primitives/ids.ts'
 import type { ClientErrorCode } from '../node/client.ts'
 import type { IoContinuations, Out } from '../node/io-continuations.ts'
 import type { Mutation, StorageResult } from '../node/storage-operation.ts'
-import type { Actor } from '../versioning/actor.ts'
+import type { Actor, Dot } from '../versioning/actor.ts'
 import { formatDot } from '../versioning/actor.ts'
 import { latestTimestamp, mergeObjects, updateObject } from '../versioning/dotted-version-vector-set.ts'
 import type { HlcTimestamp } from '../versioning/hybrid-logical-clock.ts'
@@ -54,7 +54,8 @@ export interface MintRequest extends KeyAddress {
 }
 
 export type MintOutcome =
-  | { readonly kind: 'minted'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array }
+  /** `newDot` is the dot this write created: the coordinator hands the writer back its context plus this dot. */
+  | { readonly kind: 'minted'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array; readonly newDot: Dot }
   /** The client's request id was applied before: nothing written; the stored object is what it produced. */
   | { readonly kind: 'duplicate'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array }
   | { readonly kind: 'refused'; readonly code: ClientErrorCode; readonly message: string }
@@ -139,7 +140,7 @@ export class Replica {
     return mutations
   }
 
-  private apply(current: DottedVersionVectorSet, request: MintRequest): { kind: 'minted'; object: DottedVersionVectorSet; encoded: Uint8Array; dot: Uint8Array } | Extract<MintOutcome, { kind: 'refused' }> {
+  private apply(current: DottedVersionVectorSet, request: MintRequest): { kind: 'minted'; object: DottedVersionVectorSet; encoded: Uint8Array; dot: Uint8Array; newDot: Dot } | Extract<MintOutcome, { kind: 'refused' }> {
     const timestamp = this.ports.stamp(latestTimestamp(current))
     const { actor, limits } = this.ports
     const outcome = request.conflict === 'lww'
@@ -149,7 +150,7 @@ export class Replica {
       case 'updated': {
         this.counters.mints++
         const dot = new TextEncoder().encode(formatDot(outcome.dot))
-        return { kind: 'minted', object: outcome.object, encoded: encodeObject(outcome.object), dot }
+        return { kind: 'minted', object: outcome.object, encoded: encodeObject(outcome.object), dot, newDot: outcome.dot }
       }
       case 'too-many-siblings':
         return { kind: 'refused', code: 'TOO_MANY_SIBLINGS', message: `the object has ${outcome.siblingCount} siblings, more than ${outcome.maxSiblings}; read it and write with its context to resolve them` }
@@ -160,10 +161,10 @@ export class Replica {
     }
   }
 
-  private mintResult(result: StorageResult, updated: { object: DottedVersionVectorSet; encoded: Uint8Array }, stored: LocalRead): MintOutcome {
+  private mintResult(result: StorageResult, updated: { object: DottedVersionVectorSet; encoded: Uint8Array; newDot: Dot }, stored: LocalRead): MintOutcome {
     if (result.kind !== 'written') return { kind: 'failed', message: result.kind === 'failed' ? `${result.code}: ${result.message}` : `unexpected ${result.kind}` }
     const [first] = result.outcomes
-    if (first?.kind !== 'duplicate') return { kind: 'minted', object: updated.object, encoded: updated.encoded }
+    if (first?.kind !== 'duplicate') return { kind: 'minted', object: updated.object, encoded: updated.encoded, newDot: updated.newDot }
     // The first attempt's write is in what we read (unless a later write superseded it): answer with that.
     if (stored.kind === 'found') return { kind: 'duplicate', object: stored.object, encoded: stored.encoded }
     return { kind: 'duplicate', object: emptyObject, encoded: encodeObject(emptyObject) }
