@@ -11,10 +11,31 @@ import { replayLine } from '../src/sim/replay.ts'
 import type { ReplayFlags } from '../src/sim/replay.ts'
 import { isScenarioName, runScenario, scenarioNames } from '../src/sim/scenarios.ts'
 import type { ScenarioName, ScenarioOptions, ScenarioResult } from '../src/sim/scenarios.ts'
+import {
+  isMembershipScenarioName,
+  membershipScenarioDefaults,
+  membershipScenarioNames,
+  runMembershipScenario,
+} from '../src/sim/membership-scenarios.ts'
+import type { MembershipScenarioName, MembershipScenarioResult } from '../src/sim/membership-scenarios.ts'
 
-const defaults = { scenario: 'echo' as ScenarioName, nodes: 5, durationMs: 60_000 }
+type AnyScenario = ScenarioName | MembershipScenarioName
+type AnyResult = ScenarioResult | MembershipScenarioResult
 
-const usage = `usage: npm run sim -- (--seed N | --seeds A..B) [--scenario ${scenarioNames.join('|')}] [--nodes 5] [--duration-ms 60000] [--trace]`
+const defaults = { scenario: 'echo' as AnyScenario, nodes: 5, durationMs: 60_000 }
+
+const usage = `usage: npm run sim -- (--seed N | --seeds A..B) [--scenario ${[...scenarioNames, ...membershipScenarioNames].join('|')}] [--nodes 5] [--duration-ms 60000] [--trace]`
+
+const isAnyScenario = (name: string): name is AnyScenario => isScenarioName(name) || isMembershipScenarioName(name)
+
+function run(name: AnyScenario, options: ScenarioOptions): AnyResult {
+  return isMembershipScenarioName(name) ? runMembershipScenario(name, options) : runScenario(name, options)
+}
+
+/** Membership scenarios have their own shapes (50 nodes, two hours…); flags left out take those. */
+function defaultsFor(name: AnyScenario): { nodes: number; durationMs: number } {
+  return isMembershipScenarioName(name) ? membershipScenarioDefaults[name] : defaults
+}
 
 function fail(message: string): never {
   console.error(`${message}\n${usage}`)
@@ -38,15 +59,16 @@ function parseSeedRange(text: string): { first: number; last: number } {
   return { first, last }
 }
 
-function replayFlags(scenario: ScenarioName, options: ScenarioOptions): ReplayFlags {
+function replayFlags(scenario: AnyScenario, options: ScenarioOptions): ReplayFlags {
+  const shape = defaultsFor(scenario)
   return {
     ...(scenario === defaults.scenario ? {} : { scenario }),
-    ...(options.nodes === defaults.nodes ? {} : { nodes: options.nodes }),
-    ...(options.durationMs === defaults.durationMs ? {} : { durationMs: options.durationMs }),
+    ...(options.nodes === shape.nodes ? {} : { nodes: options.nodes }),
+    ...(options.durationMs === shape.durationMs ? {} : { durationMs: options.durationMs }),
   }
 }
 
-function report(result: ScenarioResult, flags: ReplayFlags): void {
+function report(result: AnyResult, flags: ReplayFlags): void {
   for (const line of result.world.summary()) console.log(line)
   for (const line of result.notes) console.log(line)
   if (result.problems.length === 0) {
@@ -77,15 +99,16 @@ function main(): void {
     return
   }
   const scenario = values.scenario ?? defaults.scenario
-  if (!isScenarioName(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`)
-  const nodes = integerFlag('nodes', values.nodes, defaults.nodes, 2)
-  const durationMs = integerFlag('duration-ms', values['duration-ms'], defaults.durationMs, 1)
+  if (!isAnyScenario(scenario)) fail(`unknown scenario ${JSON.stringify(scenario)}`)
+  const shape = defaultsFor(scenario)
+  const nodes = integerFlag('nodes', values.nodes, shape.nodes, 2)
+  const durationMs = integerFlag('duration-ms', values['duration-ms'], shape.durationMs, 1)
   if ((values.seed === undefined) === (values.seeds === undefined)) fail('give exactly one of --seed and --seeds')
 
   if (values.seed !== undefined) {
     const seed = integerFlag('seed', values.seed, 0, 0)
     const options: ScenarioOptions = { seed, nodes, durationMs }
-    const result = runScenario(scenario, options)
+    const result = run(scenario, options)
     if (values.trace) {
       process.stdout.write(result.world.trace.text())
       if (result.world.trace.truncated) console.log('… trace text truncated (the hash covers every line)')
@@ -99,7 +122,7 @@ function main(): void {
   for (let seed = first; seed <= last; seed++) {
     // Only the failing run's trace text is ever printed, so keep little of each passing run's text.
     const options: ScenarioOptions = { seed, nodes, durationMs, maxKeptTraceLines: 0 }
-    const result = runScenario(scenario, options)
+    const result = run(scenario, options)
     if (result.problems.length > 0) {
       console.log(`first failing seed: ${seed}`)
       report(result, replayFlags(scenario, options))
