@@ -131,7 +131,10 @@ export class UdpTcpTransport implements Transport {
   listen(handlers: TransportHandlers): void {
     assert(this.handlers === null, 'listen is called once')
     this.handlers = handlers
-    this.udp.listen((from, message) => handlers.onMessage(from, 'datagram', message))
+    this.udp.listen({
+      onMessage: (from, message) => handlers.onMessage(from, 'datagram', message),
+      onRefused: (to) => handlers.onSendFailed?.(to, 'refused'),
+    })
     for (const socket of this.heldSockets.splice(0)) this.accept(socket)
   }
 
