@@ -1,0 +1,281 @@
+/**
+ * `npm run bench -- cluster [--quick] [--seconds 10] [--warmup-seconds 2] [--connections 32]
+ *   [--systems bare,etcd,chorus] [--profile FILE] [--chorus-flags='--no-sync-writes']`
+ *
+ * Throughput and latency of a 3-node Chorus cluster on loopback (issue 6): PUT at w=quorum with a fresh key per
+ * request and GET at r=quorum of keys acknowledged before, 100-byte values, 32 connections from autocannon. Two
+ * baselines in the same run, because this machine is shared and only ratios travel: (1) a bare Node `http`
+ * server storing into a Map (bare-kv-server.ts), the most a Node HTTP service can do here; (2) a 3-member etcd
+ * loaded through its HTTP/JSON gateway, the replicated store a LAN user would otherwise pick.
+ *
+ * Load is spread by one autocannon instance given every node's URL: connection i goes to node i mod 3 (32
+ * connections = 11/11/10), so one histogram covers all nodes. The bare server is one process, so all its
+ * connections go to it. Systems run one after another, never at once, each started fresh and torn down after
+ * its phases; each phase is preceded by an unmeasured warm-up of the same kind (JIT, connection set-up, LevelDB
+ * caches). Goals (issue 6): Chorus PUT ≥ 0.15 and GET ≥ 0.25 of bare, and both ≥ 2 × etcd. Besides requests/s and
+ * p50/p99 (of 2xx answers, autocannon's millisecond resolution), each phase reports the CPU time all of the
+ * system's server processes spent per successful request, which other jobs on a shared machine distort less.
+ *
+ * Everything runs on 127.0.0.1; every process and temp directory is registered with the cleanup registry and
+ * goes away on return, on error and on Ctrl-C. `--profile FILE` runs node-1 under --cpu-prof, writes the profile
+ * to FILE and prints its top costs (the profiler slows that node, so its figures are not the headline ones).
+ */
+import { copyFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { registerCleanup } from '../lib/cleanup-registry.ts'
+import { monotonicNowUs, summarizeCpuProfile } from '../lib/cpu-profile-summary.ts'
+import type { MonotonicWindow } from '../lib/cpu-profile-summary.ts'
+import { EtcdCluster } from '../lib/etcd-cluster.ts'
+import { KeyBook, chorusProtocol, etcdProtocol, runPhase } from '../lib/http-load.ts'
+import type { KvProtocol, Operation, PhaseResult } from '../lib/http-load.ts'
+import { LoopbackChorusCluster } from '../lib/loopback-chorus-cluster.ts'
+import { ManagedProcess } from '../lib/managed-process.ts'
+import { pollUntil } from '../lib/poll.ts'
+import { cpuSeconds } from '../lib/process-cpu.ts'
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const bareServerScript = join(repoRoot, 'scripts/lib/bare-kv-server.ts')
+
+const VALUE_BYTES = 100
+const NODES = 3
+/** Ports as `chorus dev` would pick them, moved to 71xx/81xx so a running `npm start` does not collide. */
+const CHORUS_CLUSTER_PORT_BASE = 7101
+const CHORUS_HTTP_PORT_BASE = 8101
+const BARE_PORT = 8199
+const ETCD_CLIENT_PORT_BASE = 12379
+const ETCD_PEER_PORT_BASE = 12389
+/** tsx compiles the sources on start and the leader waits for the membership to settle before the table. */
+const READY_DEADLINE_MS = 90_000
+/** Issue 6's first goals, as fractions of the baselines. */
+const GOALS = { bare: { put: 0.15, get: 0.25 }, etcd: { put: 2, get: 2 } } as const
+
+type SystemName = 'bare' | 'etcd' | 'chorus'
+
+interface Settings {
+  readonly seconds: number
+  readonly warmupSeconds: number
+  readonly connections: number
+  readonly systems: readonly SystemName[]
+  readonly profileFile: string | undefined
+  /** Extra `chorus start` flags for diagnosis, e.g. '--no-sync-writes' (pass it as --chorus-flags=...); the headline run uses none. */
+  readonly chorusFlags: readonly string[]
+}
+
+/** A phase's figures plus the CPU the servers spent on it (all their processes, per successful request). */
+interface Measured extends PhaseResult {
+  readonly serverCpuUsPerOk: number
+  /** When the measured phase ran, so a CPU profile can be cut to it. */
+  readonly window: MonotonicWindow
+}
+
+type Results = Map<SystemName, Record<Operation, Measured>>
+
+export async function main(args: string[]): Promise<void> {
+  const settings = parse(args)
+  if (settings.chorusFlags.length > 0) console.log(`chorus nodes run with extra flags: ${settings.chorusFlags.join(' ')} (diagnostic run)`)
+  console.log(
+    `cluster bench: ${settings.systems.join(', ')}; ${settings.connections} connections, ${VALUE_BYTES}-byte values, ` +
+      `${settings.warmupSeconds} s warm-up + ${settings.seconds} s per phase; load spread as connection i → node i mod ${NODES}`,
+  )
+  const results: Results = new Map()
+  for (const system of settings.systems) {
+    const started = Date.now()
+    results.set(system, await benchSystem(system, settings))
+    console.log(`  ${system} done in ${((Date.now() - started) / 1_000).toFixed(1)} s`)
+  }
+  printTable(results)
+  printRatios(results)
+}
+
+function parse(args: string[]): Settings {
+  const { values } = parseArgs({
+    args,
+    options: {
+      quick: { type: 'boolean', default: false },
+      seconds: { type: 'string' },
+      'warmup-seconds': { type: 'string' },
+      connections: { type: 'string', default: '32' },
+      systems: { type: 'string', default: 'bare,etcd,chorus' },
+      profile: { type: 'string' },
+      'chorus-flags': { type: 'string', default: '' },
+    },
+    strict: true,
+  })
+  const seconds = Number(values.seconds ?? (values.quick ? 3 : 10))
+  const warmupSeconds = Number(values['warmup-seconds'] ?? (values.quick ? 1 : 2))
+  const connections = Number(values.connections)
+  const systems = values.systems.split(',').map((name) => name.trim())
+  for (const system of systems) {
+    if (system !== 'bare' && system !== 'etcd' && system !== 'chorus') throw new Error(`unknown system ${system}; pick from bare, etcd, chorus`)
+  }
+  if (!(seconds > 0 && warmupSeconds >= 0 && Number.isInteger(connections) && connections > 0)) {
+    throw new Error('--seconds must be > 0, --warmup-seconds ≥ 0, --connections a positive integer')
+  }
+  return {
+    seconds,
+    warmupSeconds,
+    connections,
+    systems: systems as SystemName[],
+    profileFile: values.profile === undefined ? undefined : resolve(values.profile),
+    chorusFlags: values['chorus-flags'].split(' ').filter((flag) => flag !== ''),
+  }
+}
+
+async function benchSystem(system: SystemName, settings: Settings): Promise<Record<Operation, Measured>> {
+  switch (system) {
+    case 'bare':
+      return benchBare(settings)
+    case 'etcd':
+      return benchEtcd(settings)
+    case 'chorus':
+      return benchChorus(settings)
+    default:
+      return unreachable(system)
+  }
+}
+
+async function benchBare(settings: Settings): Promise<Record<Operation, Measured>> {
+  const server = new ManagedProcess({ label: 'bare-kv-server', command: process.execPath, args: ['--import', 'tsx', bareServerScript, '127.0.0.1', String(BARE_PORT)] })
+  try {
+    const url = `http://127.0.0.1:${BARE_PORT}`
+    await pollUntil(
+      async () => {
+        if (server.state === 'exited') throw new Error(`bare server exited:\n${server.recentOutput().join('\n')}`)
+        return (await fetch(`${url}/buckets/x/keys/probe`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.status === 404, () => false)) ? true : undefined
+      },
+      { deadlineMs: 30_000, intervalMs: 100, what: 'bare server listening' },
+    )
+    return await putThenGet(chorusProtocol('bare', 'bench'), [url], [server.pid], settings)
+  } finally {
+    await server.kill()
+  }
+}
+
+async function benchEtcd(settings: Settings): Promise<Record<Operation, Measured>> {
+  const etcd = await EtcdCluster.start({ size: NODES, clientPortBase: ETCD_CLIENT_PORT_BASE, peerPortBase: ETCD_PEER_PORT_BASE, readyDeadlineMs: READY_DEADLINE_MS })
+  try {
+    return await putThenGet(etcdProtocol(), etcd.clientUrls, etcd.members.map((member) => member.pid), settings)
+  } finally {
+    await etcd.close()
+  }
+}
+
+async function benchChorus(settings: Settings): Promise<Record<Operation, Measured>> {
+  const profileDir = settings.profileFile === undefined ? undefined : mkdtempSync(join(tmpdir(), 'chorus-bench-prof-'))
+  const dropProfileDir = profileDir === undefined ? () => {} : registerCleanup(`directory ${profileDir}`, () => rmSync(profileDir, { recursive: true, force: true }))
+  try {
+    const cluster = await LoopbackChorusCluster.start({
+      size: NODES,
+      clusterPortBase: CHORUS_CLUSTER_PORT_BASE,
+      httpPortBase: CHORUS_HTTP_PORT_BASE,
+      preset: 'local',
+      readyDeadlineMs: READY_DEADLINE_MS,
+      extraFlags: settings.chorusFlags,
+      nodeFlags: (index) => (index === 0 && profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    })
+    let results: Record<Operation, Measured>
+    try {
+      results = await putThenGet(
+        chorusProtocol('chorus', 'bench'),
+        cluster.nodes.map((node) => `http://${node.http}`),
+        cluster.nodes.map((node) => node.process.pid),
+        settings,
+      )
+    } finally {
+      // A graceful stop, so that the profiled node writes its profile on the way out.
+      await cluster.close()
+    }
+    if (profileDir !== undefined && settings.profileFile !== undefined) reportProfile(profileDir, settings.profileFile, results)
+    return results
+  } finally {
+    dropProfileDir()
+  }
+}
+
+/** Warm-up and measured PUT phase, then warm-up and measured GET phase over the keys the PUTs acknowledged. */
+async function putThenGet(
+  protocol: KvProtocol,
+  urls: readonly string[],
+  serverPids: readonly (number | undefined)[],
+  settings: Settings,
+): Promise<Record<Operation, Measured>> {
+  const keys = new KeyBook(`bench-${process.pid}`)
+  const value = Buffer.alloc(VALUE_BYTES, 0x61)
+  const phase = (operation: Operation, durationS: number): Promise<PhaseResult> =>
+    runPhase(protocol, operation, keys, value, { urls, connections: settings.connections, durationS })
+  const measured = async (operation: Operation): Promise<Measured> => {
+    if (settings.warmupSeconds > 0) await phase(operation, settings.warmupSeconds)
+    const cpuBefore = cpuSeconds(serverPids)
+    const fromUs = monotonicNowUs()
+    const result = await phase(operation, settings.seconds)
+    const window = { fromUs, toUs: monotonicNowUs() }
+    // Per successful request: shed or failed ones cost a little too, and a system should not look cheaper for them.
+    const serverCpuUsPerOk = (1e6 * (cpuSeconds(serverPids) - cpuBefore)) / Math.max(1, result.ok)
+    console.log(`  ${protocol.name} ${operation}: ${describe(result)}, server CPU ${serverCpuUsPerOk.toFixed(0)} µs/ok`)
+    for (const [status, body] of Object.entries(result.failureSamples)) console.log(`    first ${status} answer: ${body}`)
+    return { ...result, serverCpuUsPerOk, window }
+  }
+  const put = await measured('put')
+  const get = await measured('get')
+  return { put, get }
+}
+
+function describe(result: PhaseResult): string {
+  const codes = Object.entries(result.statusCodes).map(([code, count]) => `${code}×${count}`).join(' ')
+  return `${result.okPerS.toFixed(0)} ok/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, statuses ${codes}, errors ${result.errors}, timeouts ${result.timeouts}, misses ${result.misses}`
+}
+
+function printTable(results: Results): void {
+  console.log('\nsystem   op    ok req/s   p50 ms   p99 ms   non-2xx   errors   misses   server CPU µs/ok')
+  for (const [system, byOperation] of results) {
+    for (const operation of ['put', 'get'] as const) {
+      const r = byOperation[operation]
+      console.log(
+        `${system.padEnd(8)} ${operation.padEnd(4)} ${r.okPerS.toFixed(0).padStart(10)} ${String(r.p50Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ` +
+          `${String(r.non2xx).padStart(9)} ${String(r.errors + r.timeouts).padStart(8)} ${String(r.misses).padStart(8)} ${r.serverCpuUsPerOk.toFixed(0).padStart(18)}`,
+      )
+    }
+  }
+}
+
+function printRatios(results: Results): void {
+  const chorus = results.get('chorus')
+  if (chorus === undefined) return
+  console.log('')
+  for (const baseline of ['bare', 'etcd'] as const) {
+    const other = results.get(baseline)
+    if (other === undefined) continue
+    for (const operation of ['put', 'get'] as const) {
+      const ratio = chorus[operation].okPerS / Math.max(1e-9, other[operation].okPerS)
+      const goal = GOALS[baseline][operation]
+      console.log(`chorus/${baseline} ${operation}: ${ratio.toFixed(3)}  (goal ≥ ${goal}: ${ratio >= goal ? 'met' : 'NOT met'})`)
+    }
+  }
+}
+
+function reportProfile(profileDir: string, profileFile: string, results: Record<Operation, Measured>): void {
+  const written = readdirSync(profileDir).filter((file) => file.endsWith('.cpuprofile'))
+  const first = written[0]
+  if (first === undefined) {
+    console.log('no CPU profile was written (did node-1 exit gracefully?)')
+    return
+  }
+  copyFileSync(join(profileDir, first), profileFile)
+  console.log(`\nnode-1 CPU profile written to ${profileFile}`)
+  for (const operation of ['put', 'get'] as const) {
+    // Only the measured phase: start-up compilation and the warm-ups would otherwise crowd the top of the list.
+    const summary = summarizeCpuProfile(profileFile, 20, repoRoot, results[operation].window)
+    console.log(`\n${operation} phase on node-1: ${summary.sampledMs.toFixed(0)} ms, ${summary.idlePercent.toFixed(1)}% idle; shares below are of busy time`)
+    console.log('  top self time:')
+    for (const line of summary.bySelf) console.log(`    ${line.selfPercent.toFixed(1).padStart(5)}%  ${line.where}`)
+    console.log('  top total time (self + callees):')
+    for (const line of summary.byTotal) console.log(`    ${line.totalPercent.toFixed(1).padStart(5)}%  ${line.where}`)
+  }
+}
+
+function unreachable(value: never): never {
+  throw new Error(`unreachable: ${String(value)}`)
+}
