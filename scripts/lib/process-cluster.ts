@@ -150,6 +150,14 @@ export class ChorusCluster {
     this.node(index).process.resume()
   }
 
+  /** Spawns one more node (it joins through the first two, like the others) and waits for its /health. */
+  async addNode(deadlineMs = DEFAULT_HEALTH_DEADLINE_MS): Promise<ClusterNode> {
+    const node = this.createNode(this.nodes.length)
+    this.nodes.push(node)
+    await this.waitHealthy([node], deadlineMs)
+    return node
+  }
+
   /** Restarts a killed node with the same data directory and id, and waits for its /health. */
   async restart(index: number, deadlineMs = DEFAULT_HEALTH_DEADLINE_MS): Promise<void> {
     const node = this.node(index)

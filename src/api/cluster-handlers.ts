@@ -85,7 +85,7 @@ export async function join(exchange: Exchange): Promise<void> {
 
 export async function leave(exchange: Exchange): Promise<void> {
   pickQuery(exchange.query, [])
-  const answer = await exchange.backend.request({ kind: 'leave' })
+  const answer = await exchange.backend.request({ kind: 'leave', handoff: true })
   if (answer.kind !== 'ok') throw errorFromAnswer(answer, 'leave')
   sendJson(exchange.response, 202, { status: 'leaving' })
 }

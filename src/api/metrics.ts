@@ -76,6 +76,19 @@ export class NodeMetrics {
     registers: [this.registry],
   })
 
+  /** Ownership handoff (ownership-handoff.ts): the core's counters and pending partitions, read at scrape time. */
+  watchHandoff(read: () => Readonly<Record<string, number>>): void {
+    new Gauge({
+      name: 'chorus_handoff',
+      help: 'Ownership handoff: partitions started, completed, received and pending; keys sent, received and dropped',
+      labelNames: ['counter'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const [counter, value] of Object.entries(read())) this.set({ counter }, value)
+      },
+    })
+  }
+
   constructor(nodeId: string) {
     this.registry.setDefaultLabels({ node: nodeId })
     collectDefaultMetrics({ register: this.registry, prefix: 'chorus_process_' })

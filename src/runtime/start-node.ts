@@ -55,6 +55,8 @@ export interface RunningNode {
 
 /** How long a leaving node keeps gossiping `left` before it exits anyway. */
 const LEAVE_DEADLINE_MS = 3_000
+/** How often the shell checks whether a graceful leave has finished (its `left` disseminated). */
+const LEAVE_POLL_MS = 100
 /** The core gets a tick this often; 10 ms is well below the smallest probe timeout of any preset. */
 const TICK_INTERVAL_MS = 10
 
@@ -91,6 +93,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   if (options.seeds.length > 0) await runtime.request({ kind: 'join', seeds: options.seeds.map(peerAddress) })
 
   const metrics = new NodeMetrics(id)
+  const handoff = node.replication.handoff
+  metrics.watchHandoff(() => ({ ...handoff.counters, pendingOutgoing: handoff.pendingOutgoing, pendingIncoming: handoff.pendingIncoming }))
   const api = new ApiServer(
     {
       request: (request) => runtime.request(request),
@@ -108,6 +112,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let stopping: Promise<void> | null = null
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      clearInterval(leaveWatch)
       logger.log('info', 'node-stopping', { id })
       await runtime.request({ kind: 'leave' })
       const deadline = Date.now() + LEAVE_DEADLINE_MS
@@ -120,6 +125,11 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     })()
     return stopping
   }
+  // A graceful leave (POST /cluster/leave) gossips `left` once its partitions are handed off: then shut down.
+  const leaveWatch = setInterval(() => {
+    if (node.membership.isLeaveDisseminated()) void stop()
+  }, LEAVE_POLL_MS)
+  leaveWatch.unref()
   if (options.handleSignals !== false) installSignalHandlers(stop)
   return { id, generation, clusterAddress: transport.localAddress, httpAddress, stopped, stop }
 }

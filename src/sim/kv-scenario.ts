@@ -6,9 +6,9 @@
  * Timeline, as fractions of the duration (11 s in the tests):
  *   0 ─ form and place ─ 1.5 s workload starts ─ 2 s faults start ─ 55% faults end (all healed and restarted)
  *     ─ 60% workload stops ─ 70% final r=all reads (retried until 95%) ─ 100% end
- * The workload may start only once every node holds the same table naming every node: ownership handoff is not
- * built yet, so a table change under load would strand data on the old owners, and that is not what this
- * scenario tests. Placement failing to settle by then is itself reported.
+ * The workload may start only once every node holds the same table naming every node: this scenario tests faults
+ * on a fixed placement (kv-join-scenario.ts tests table changes under load, with ownership handoff). Placement
+ * failing to settle by then is itself reported.
  */
 import { presets } from '../core/node/node-config.ts'
 import type { NodeConfig } from '../core/node/node-config.ts'

@@ -41,6 +41,14 @@ export interface KvWorkloadOptions {
   readonly n: number
   /** Chance that a failed write is sent again with the same request id. */
   readonly retryProbability: number
+  /** Nodes that make no final reads (a node that left the cluster and exited). */
+  readonly noFinalReads?: readonly string[]
+  /**
+   * Keys `p0..` written once each (a blind put) at `preloadAtMs` and never again, then only read: unlike the hot
+   * keys, nothing later covers them, so an acknowledged value that moves between owners must survive the move.
+   */
+  readonly preloadKeys?: number
+  readonly preloadAtMs?: Millis
 }
 
 export const defaultKvWorkloadOptions: KvWorkloadOptions = {
@@ -86,6 +94,12 @@ export class KvWorkload {
       this.world.scheduler.at(this.options.startMs + this.random.nextInt(50), () => this.next(client))
     }
     this.world.scheduler.at(this.options.finalReadAtMs, () => this.finalReads())
+    const preload = this.options.preloadKeys ?? 0
+    if (preload > 0) this.world.scheduler.at(this.options.preloadAtMs ?? this.options.startMs, () => this.preload(preload))
+  }
+
+  private preload(count: number): void {
+    for (let i = 0; i < count; i++) this.write(-2, `p${i}`, 'put', null, new Set(), () => {})
   }
 
   /** Every request answered (or failed): the final reads have all completed once this is true after them. */
@@ -100,7 +114,14 @@ export class KvWorkload {
     const done = (): void => this.world.schedule(this.think(), () => this.next(client))
     if (dice < 0.45) this.readModifyWrite(client, key, done)
     else if (dice < 0.7) this.write(client, key, 'put', null, new Set(), done)
-    else this.read(client, key, false, this.node(), 'quorum', () => done())
+    else this.read(client, this.maybePreloaded(key), false, this.node(), 'quorum', () => done())
+  }
+
+  /** Half the plain reads go to a preloaded key, when there are any (no random draw otherwise: seeds stay as they were). */
+  private maybePreloaded(key: string): string {
+    const preload = this.options.preloadKeys ?? 0
+    if (preload === 0 || this.random.nextFloat() < 0.5) return key
+    return `p${this.random.nextInt(preload)}`
   }
 
   private readModifyWrite(client: number, key: string, done: () => void): void {
@@ -116,7 +137,8 @@ export class KvWorkload {
   private read(client: number, key: string, final: boolean, node: SimNode, r: QuorumSetting, done: (read: KvRead) => void): void {
     // Final reads ask every primary (pr=all): r=all alone would accept a fallback for a primary that this
     // node still thinks is down, and then two nodes could legitimately read different replica sets.
-    const pr: QuorumSetting | null = final ? 'all' : this.random.nextFloat() < 0.25 ? 'quorum' : null
+    // Preloaded keys are always read at pr=quorum, so the checker holds every such read to invariant 1.
+    const pr: QuorumSetting | null = final ? 'all' : this.random.nextFloat() < 0.25 || key.startsWith('p') ? 'quorum' : null
     const read = this.history.addRead({
       client, key, node: node.id, r: String(r), pr: pr === null ? 0 : resolveQuorum(pr, this.options.n), invokedAtMs: this.world.nowMs, final,
     })
@@ -141,7 +163,7 @@ export class KvWorkload {
     const seq = this.nextSeq++
     const value = kind === 'put' ? `c${client}-${seq}` : null
     const w = this.pick(quorums)
-    const usePw = this.random.nextFloat() < 0.25
+    const usePw = this.random.nextFloat() < 0.25 || key.startsWith('p')
     const write = this.history.addWrite({
       client, key, kind, value, covers, w: String(w), pw: usePw ? resolveQuorum('quorum', this.options.n) : 0, invokedAtMs: this.world.nowMs,
     })
@@ -174,7 +196,14 @@ export class KvWorkload {
    */
   private finalReads(): void {
     for (let k = 0; k < this.options.keys; k++) {
-      for (const node of this.world.cluster.nodes) this.finalRead(`k${k}`, node)
+      for (const node of this.world.cluster.nodes) {
+        if (!(this.options.noFinalReads ?? []).includes(node.id)) this.finalRead(`k${k}`, node)
+      }
+    }
+    for (let p = 0; p < (this.options.preloadKeys ?? 0); p++) {
+      for (const node of this.world.cluster.nodes) {
+        if (!(this.options.noFinalReads ?? []).includes(node.id)) this.finalRead(`p${p}`, node)
+      }
     }
   }
 

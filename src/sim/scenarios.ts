@@ -8,12 +8,14 @@
 import type { Millis } from '../core/primitives/ids.ts'
 import { EchoWorkload, defaultEchoWorkloadOptions } from './echo-workload.ts'
 import { kvScenario } from './kv-scenario.ts'
+import { runAntiEntropyScenario } from './anti-entropy-scenario.ts'
+import { kvJoinScenario } from './kv-join-scenario.ts'
 import type { RunResult } from './sim-scheduler.ts'
 import type { SimNode } from './sim-node.ts'
 import { World } from './world.ts'
 import type { WorldOptions } from './world.ts'
 
-export const scenarioNames = ['echo', 'health', 'idle', 'kv'] as const
+export const scenarioNames = ['echo', 'health', 'idle', 'kv', 'kv-join', 'anti-entropy'] as const
 export type ScenarioName = (typeof scenarioNames)[number]
 
 export interface ScenarioOptions {
@@ -49,6 +51,10 @@ export function runScenario(name: ScenarioName, options: ScenarioOptions): Scena
       return runIdle(options)
     case 'kv':
       return runKv(options)
+    case 'anti-entropy':
+      return runAntiEntropyScenario(options)
+    case 'kv-join':
+      return runKv(options, 'kv-join')
   }
 }
 
@@ -110,15 +116,16 @@ function runIdle(options: ScenarioOptions): ScenarioResult {
   return finish('idle', options, world, () => world.cluster.downNodes().map((node) => `${node.id} still down at the end`), () => [])
 }
 
-function runKv(options: ScenarioOptions): ScenarioResult {
-  const scenario = kvScenario(options)
+/** `kv-join`: `nodes` counts the joiner, which starts mid-run (kv-join-scenario.ts). */
+function runKv(options: ScenarioOptions, name: 'kv' | 'kv-join' = 'kv'): ScenarioResult {
+  const scenario = name === 'kv' ? kvScenario(options) : kvJoinScenario({ ...options, initialNodes: Math.max(2, options.nodes - 1) })
   let problems: string[] = []
   try {
     problems = scenario.run()
   } catch (error) {
     problems.push(`exception: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
   }
-  return { scenario: 'kv', seed: options.seed, world: scenario.world, run: null, problems, notes: scenario.notes() }
+  return { scenario: name, seed: options.seed, world: scenario.world, run: null, problems, notes: scenario.notes() }
 }
 
 function finish(

@@ -85,9 +85,9 @@ export class SimCluster {
     this.nodes = nodes
   }
 
-  /** Starts every node, in id order. */
-  startAll(): void {
-    for (const node of this.nodes) node.start()
+  /** Starts every node but `deferred` (nodes a scenario starts later, such as a joining one), in id order. */
+  startAll(deferred: readonly string[] = []): void {
+    for (const node of this.nodes) if (!deferred.includes(node.id)) node.start()
   }
 
   addObserver(observer: SimNodeObserver): void {

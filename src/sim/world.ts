@@ -47,6 +47,8 @@ export interface WorldOptions {
   readonly makeDisk?: (id: NodeId) => SimDisk
   /** The addresses each node joins through; every other node by default (see SimClusterOptions). */
   readonly seedsFor?: SimClusterOptions['seedsFor']
+  /** Nodes not started with the others; a scenario starts them later with restart() (a node joining). */
+  readonly deferredStart?: readonly string[]
 }
 
 /** How long runUntilQuiet waits by default before giving up on quiet: ten minutes of virtual time. */
@@ -97,7 +99,7 @@ export class World {
     if (this.started) return
     this.started = true
     this.trace.record(this.nowMs, 'world', `seed ${this.seed} nodes ${this.options.nodes} faults ${this.faults.faults.length}`)
-    this.cluster.startAll()
+    this.cluster.startAll(this.options.deferredStart ?? [])
     for (const { atMs, fault } of this.faults.faults) this.scheduler.at(atMs, () => this.applyFault(fault))
   }
 

@@ -7,6 +7,7 @@
  */
 import type { Message, MessageKind } from '../core/node/message.ts'
 import { variant, type Schema } from './schema.ts'
+import { antiEntropySchemas } from './schemas/anti-entropy-schemas.ts'
 import { echoSchemas } from './schemas/echo-schemas.ts'
 import { membershipSchemas } from './schemas/membership-schemas.ts'
 import { placementSchemas, replicationSchemas } from './schemas/replication-schemas.ts'
@@ -20,6 +21,7 @@ export const messageSchemas = {
   ...membershipSchemas,
   ...replicationSchemas,
   ...placementSchemas,
+  ...antiEntropySchemas,
 } as const satisfies MessageSchemas
 
 /** Parses any Message: dispatches on `kind`, then the kind's own schema checks every field. */

@@ -234,7 +234,8 @@ describe('response mapping', () => {
     expect((await call(`${server.url}/cluster/remove`, { method: 'POST', body: '{"id":"n3"}' })).json).toEqual({ status: 'removing', id: 'n3' })
     expect(server.backend.received).toEqual([
       { kind: 'join', seeds: ['127.0.0.1:7001'] },
-      { kind: 'leave' },
+      // The HTTP leave is the graceful one: hand partitions off first (a signal-driven shutdown is not).
+      { kind: 'leave', handoff: true },
       { kind: 'remove', node: 'n3' },
     ])
   })

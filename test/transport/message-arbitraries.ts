@@ -73,6 +73,8 @@ const writeContent = fc.oneof(
 
 const updates = fc.array(memberUpdateArbitrary, { maxLength: 4 })
 const members = fc.array(memberUpdateArbitrary, { maxLength: 8 })
+const aeOutcome = fc.constantFrom('ok' as const, 'not-ready' as const, 'failed' as const)
+const aeIndices = fc.array(fc.nat(1_023), { maxLength: 16 })
 
 export const messageArbitraries: { readonly [K in MessageKind]: fc.Arbitrary<MessageOf<K>> } = {
   echo: fc.record({ kind: fc.constant('echo'), from: nodeIdArbitrary, seq: sequenceArbitrary, payload: payloadArbitrary }),
@@ -145,6 +147,11 @@ export const messageArbitraries: { readonly [K in MessageKind]: fc.Arbitrary<Mes
     kind: fc.constant('replica-scan-reply'), from: nodeIdArbitrary,
     outcome: fc.constantFrom('complete' as const, 'truncated' as const, 'failed' as const), keys: fc.array(text, { maxLength: 5 }),
   }),
+  'replica-handoff': fc.record({
+    kind: fc.constant('replica-handoff'), from: nodeIdArbitrary, partition, tableVersion,
+    objects: fc.array(fc.record({ bucket: text, key: text, object: payloadArbitrary }), { maxLength: 3 }), last: fc.boolean(),
+  }),
+  'replica-handoff-reply': fc.record({ kind: fc.constant('replica-handoff-reply'), from: nodeIdArbitrary, outcome: fc.constantFrom('stored' as const, 'failed' as const) }),
   'placement-digest': fc.record(
     { kind: fc.constant('placement-digest'), from: nodeIdArbitrary, version: tableVersion, propsDigest: text },
     { requiredKeys: ['kind', 'from', 'propsDigest'] },
@@ -157,6 +164,18 @@ export const messageArbitraries: { readonly [K in MessageKind]: fc.Arbitrary<Mes
   'placement-remove-reply': fc.record({
     kind: fc.constant('placement-remove-reply'), from: nodeIdArbitrary,
     outcome: fc.constantFrom('accepted' as const, 'not-leader' as const, 'unknown-node' as const),
+  }),
+  'ae-hashes': fc.record({ kind: fc.constant('ae-hashes'), from: nodeIdArbitrary, partition, level: fc.nat(8), nodes: aeIndices }),
+  'ae-hashes-reply': fc.record({ kind: fc.constant('ae-hashes-reply'), from: nodeIdArbitrary, outcome: aeOutcome, hashes: fc.uint8Array({ maxLength: 64 }) }),
+  'ae-keys': fc.record({ kind: fc.constant('ae-keys'), from: nodeIdArbitrary, partition, leaves: aeIndices }),
+  'ae-keys-reply': fc.record({
+    kind: fc.constant('ae-keys-reply'), from: nodeIdArbitrary, outcome: aeOutcome, leavesCovered: fc.nat(16),
+    entries: fc.array(fc.record({ bucket: text, key: text, digest: fc.uint8Array({ minLength: 8, maxLength: 8 }) }), { maxLength: 4 }),
+  }),
+  'ae-fetch': fc.record({ kind: fc.constant('ae-fetch'), from: nodeIdArbitrary, partition, keys: fc.array(fc.record({ bucket: text, key: text }), { maxLength: 4 }) }),
+  'ae-fetch-reply': fc.record({
+    kind: fc.constant('ae-fetch-reply'), from: nodeIdArbitrary, outcome: aeOutcome,
+    objects: fc.array(fc.record({ bucket: text, key: text, object: payloadArbitrary }, { requiredKeys: ['bucket', 'key'] }), { maxLength: 4 }),
   }),
 }
 

@@ -35,9 +35,11 @@ export interface JoinRequest {
   readonly seeds: readonly PeerAddress[]
 }
 
-/** Leave gracefully: gossip `left` (and, once ownership handoff exists, hand partitions off first). */
+/** Leave: gossip `left`. With `handoff` (HTTP and CLI leave), first hand every owned partition off. */
 export interface LeaveRequest {
   readonly kind: 'leave'
+  /** Absent for a signal-driven shutdown, which has seconds, not the minutes a handoff may take. */
+  readonly handoff?: boolean
 }
 
 /** Remove a (dead) member from the ownership table; its partitions move to the others. */

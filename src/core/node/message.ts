@@ -9,6 +9,7 @@ import type { NodeId } from '../primitives/ids.ts'
 import type { MembershipMessage } from '../membership/membership-messages.ts'
 import type { ReplicationMessage } from '../replication/replication-messages.ts'
 import type { PlacementMessage } from '../partitioning/placement-messages.ts'
+import type { AntiEntropyMessage } from '../anti-entropy/anti-entropy-messages.ts'
 
 /** Liveness and round-trip probe used by the transport benchmark and the simulator's echo protocol. */
 export interface EchoRequest {
@@ -25,7 +26,7 @@ export interface EchoReply {
   readonly payload: Uint8Array
 }
 
-export type Message = EchoRequest | EchoReply | MembershipMessage | ReplicationMessage | PlacementMessage
+export type Message = EchoRequest | EchoReply | MembershipMessage | ReplicationMessage | PlacementMessage | AntiEntropyMessage
 
 /** Membership messages are the ones whose kind starts with `swim-`. */
 export function isMembershipMessage(message: Message): message is MembershipMessage {
@@ -40,6 +41,11 @@ export function isReplicationMessage(message: Message): message is ReplicationMe
 /** Ownership-table and bucket-props gossip: kinds start with `placement-`. */
 export function isPlacementMessage(message: Message): message is PlacementMessage {
   return message.kind.startsWith('placement-')
+}
+
+/** Anti-entropy exchange between replicas: kinds start with `ae-`. */
+export function isAntiEntropyMessage(message: Message): message is AntiEntropyMessage {
+  return message.kind.startsWith('ae-')
 }
 
 export type MessageKind = Message['kind']

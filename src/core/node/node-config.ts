@@ -39,6 +39,17 @@ export interface NodeConfig {
   readonly listKeysPageSize: number
   /** Most keys one list-keys request returns (an admin tool, not a query engine). */
   readonly maxListedKeys: number
+  /** Objects per ownership-handoff page: one storage answer and one call in flight per stream stay small. */
+  readonly handoffPageKeys: number
+  /** Partitions one node streams at once after a table change; the rest wait, so a join cannot flood a node. */
+  readonly handoffMaxPartitionsInFlight: number
+  /** A handoff page that failed (target down, timeout) is sent again after this long. */
+  readonly handoffRetryIntervalMs: Millis
+  /**
+   * An old owner keeps its copy this long after every new owner confirmed, so coordinators that have not yet
+   * adopted the new table still find the data; a few placement gossip intervals.
+   */
+  readonly handoffDropDelayMs: Millis
 
   // ---- membership (SWIM + Lifeguard + phi accrual) -------------------------------------------------------
   /** One protocol period: probe one member each period. 1 s is memberlist's LAN default. */
@@ -83,6 +94,19 @@ export interface NodeConfig {
   // ---- anti-entropy --------------------------------------------------------------------------------------
   /** Each partition is compared with its replicas this often. */
   readonly antiEntropyIntervalMs: Millis
+  /**
+   * Anti-entropy rounds one node runs at once. Each round holds a few pages of keys and objects in flight, so this
+   * bounds repair traffic and memory; rounds that are due wait for a slot.
+   */
+  readonly antiEntropyMaxConcurrentRounds: number
+  /**
+   * Sloppy quorum with hinted handoff: a fallback stands in for a down primary and keeps a hint. `false` sends
+   * requests to live primaries only (no fallbacks, no hints); used by the anti-entropy simulation to prove that
+   * anti-entropy alone makes replicas converge.
+   */
+  readonly hintedHandoff: boolean
+  /** A read that finds stale primaries sends them the merged object. `false` only for tests of anti-entropy. */
+  readonly readRepair: boolean
 
   // ---- limits --------------------------------------------------------------------------------------------
   /** Largest value a client may store; bigger bodies get 413 before any work. */
@@ -124,6 +148,10 @@ export const lan: NodeConfig = {
   maxQueuedReplicaOperations: 10_000,
   listKeysPageSize: 1_000,
   maxListedKeys: 100_000,
+  handoffPageKeys: 100, // 100 objects of up to a few KiB: well under one frame, many round trips per second
+  handoffMaxPartitionsInFlight: 4, // a joining node takes ~Q·N/M partitions; 4 at once keeps foreground latency
+  handoffRetryIntervalMs: 1_000,
+  handoffDropDelayMs: 10_000, // five placement gossip intervals: every node has adopted the new table by then
 
   probeIntervalMs: 1_000,
   probeTimeoutMs: 500,
@@ -143,6 +171,9 @@ export const lan: NodeConfig = {
   refusalSuspicionTimeoutMs: 1_000, // one protocol period
 
   antiEntropyIntervalMs: 60_000,
+  antiEntropyMaxConcurrentRounds: 2, // 256 partitions per minute need ~4 rounds a second; 2 at once keeps up
+  hintedHandoff: true,
+  readRepair: true,
 
   maxValueBytes: 4 * 1024 * 1024,
   maxKeyBytes: 1_024,
@@ -189,6 +220,8 @@ export const test: NodeConfig = {
   gossipFanout: 3,
   refusalSuspicionTimeoutMs: 200, // one protocol period
   antiEntropyIntervalMs: 5_000,
+  handoffRetryIntervalMs: 200,
+  handoffDropDelayMs: 1_500, // five placement gossip intervals of this preset
 }
 
 export const presets = { lan, local, test } as const
@@ -216,6 +249,8 @@ export function validateConfig(config: NodeConfig): string[] {
     'partitions', 'n', 'indirectProbes', 'phiWindowSize', 'maxValueBytes', 'maxKeyBytes', 'maxBucketBytes',
     'maxFrameBytes', 'maxInFlightPerChannel', 'maxSiblings', 'maxDatagramBytes', 'gossipFanout',
     'hintReplayBatch', 'maxPendingRequests', 'maxQueuedReplicaOperations', 'listKeysPageSize', 'maxListedKeys',
+    'handoffPageKeys', 'handoffMaxPartitionsInFlight',
+    'antiEntropyMaxConcurrentRounds',
   ]
   for (const field of positiveIntegers) {
     const value = config[field]

@@ -20,6 +20,7 @@ import { PlacementManager, placementTableMetaName } from '../partitioning/placem
 import { BucketPropsRegistry, bucketPropsMetaName } from '../replication/bucket-props-registry.ts'
 import type { ClusterView } from '../replication/cluster-view.ts'
 import { Replication } from '../replication/replication.ts'
+import { AntiEntropy } from '../anti-entropy/anti-entropy.ts'
 import { makeActor } from '../versioning/actor.ts'
 import type { HlcTimestamp } from '../versioning/hybrid-logical-clock.ts'
 import { HybridLogicalClock } from '../versioning/hybrid-logical-clock.ts'
@@ -28,7 +29,7 @@ import type { CallOutcome, Input } from './input.ts'
 import { IoContinuations } from './io-continuations.ts'
 import type { Out } from './io-continuations.ts'
 import type { Message } from './message.ts'
-import { isMembershipMessage, isPlacementMessage, isReplicationMessage } from './message.ts'
+import { isAntiEntropyMessage, isMembershipMessage, isPlacementMessage, isReplicationMessage } from './message.ts'
 import type { ClientRequest, ClientResponse } from './client.ts'
 import type { NodeConfig } from './node-config.ts'
 
@@ -59,6 +60,7 @@ export class Node {
   readonly membership: Swim
   readonly placement: PlacementManager
   readonly replication: Replication
+  readonly antiEntropy: AntiEntropy
   readonly bucketProps: BucketPropsRegistry
   private readonly io: IoContinuations
   private readonly hlc = new HybridLogicalClock()
@@ -67,6 +69,8 @@ export class Node {
   /** Membership events not yet consumed by someone outside the node (tests, metrics). */
   private readonly pendingEvents: MembershipEvent[] = []
   private readonly startupLogs: Effect[] = []
+  /** A graceful leave was accepted: gossip `left` once every owned partition is handed off. */
+  private leavingAfterHandoff = false
 
   constructor(
     readonly identity: NodeIdentity,
@@ -92,6 +96,11 @@ export class Node {
       stamp: (latest) => this.stamp(latest),
       publishBucketProps: (out) => this.placement.broadcast(this.lastNowMs, out),
     }, config, startedAtMs)
+    this.antiEntropy = new AntiEntropy(
+      { io: this.io, cluster: this.clusterView(), replica: this.replication.replica, conflictFor: (bucket) => this.bucketProps.get(bucket).conflict },
+      { partitions: config.partitions, intervalMs: config.antiEntropyIntervalMs, maxConcurrentRounds: config.antiEntropyMaxConcurrentRounds, callTimeoutMs: config.requestTimeoutMs, rebuildPageSize: config.listKeysPageSize },
+      startedAtMs,
+    )
     this.restore(restoredMeta)
   }
 
@@ -101,8 +110,12 @@ export class Node {
     this.lastNowMs = nowMs
     const effects = this.startupLogs.length > 0 ? this.startupLogs.splice(0) : []
     effects.push(...this.route(input, nowMs))
+    this.replication.handoff.observeTable(this.placement.table, nowMs, effects)
+    this.maybeFinishLeave(nowMs, effects)
     const events = this.membership.drainEvents()
     if (events.length > 0) this.onMembershipEvents(events, nowMs, effects)
+    // Every object write, whichever module emitted it, updates that partition's Merkle tree.
+    this.antiEntropy.observe(effects)
     return effects
   }
 
@@ -138,6 +151,7 @@ export class Node {
     const effects: Effect[] = this.membership.tick(nowMs)
     this.placement.tick(nowMs, effects)
     this.replication.tick(nowMs, effects)
+    this.antiEntropy.tick(nowMs, effects)
     return effects
   }
 
@@ -170,7 +184,7 @@ export class Node {
     if (isMembershipMessage(message)) return this.membership.receive(from, message, nowMs)
     if (isPlacementMessage(message)) return this.withOut((out) => this.placement.receive(from, message, nowMs, out))
     // Replica messages are calls only; one arriving one-way has nobody to answer and is dropped.
-    if (isReplicationMessage(message)) return []
+    if (isReplicationMessage(message) || isAntiEntropyMessage(message)) return []
     const answer = this.answerEcho(message)
     return answer === null ? [] : [{ kind: 'send', to: from, carrier: 'datagram', message: answer }]
   }
@@ -179,6 +193,7 @@ export class Node {
     if (isMembershipMessage(message)) return this.membership.receiveCall(from, id, message, nowMs)
     if (isPlacementMessage(message)) return this.withOut((out) => this.placement.receiveCall(from, id, message, nowMs, out))
     if (isReplicationMessage(message)) return this.withOut((out) => this.replication.receiveCall(from, id, message, out))
+    if (isAntiEntropyMessage(message)) return this.withOut((out) => this.antiEntropy.receiveCall(from, id, message, out))
     const answer = this.answerEcho(message)
     // Every call gets exactly one answer; a call that has none is answered with an echo of itself so the
     // caller is not left to time out.
@@ -213,6 +228,7 @@ export class Node {
       case 'join':
         return [...this.membership.join(request.seeds, nowMs), reply({ kind: 'ok' })]
       case 'leave':
+        if (request.handoff === true && this.ownsPartitions()) return this.withOut((out) => this.leaveAfterHandoff(nowMs, out, (response, next) => next.push(reply(response))))
         return [...this.membership.leave(nowMs), reply({ kind: 'ok' })]
       case 'remove':
         return this.withOut((out) => this.placement.requestRemove(request.node, nowMs, out, (outcome, next) => {
@@ -230,6 +246,28 @@ export class Node {
       default:
         return unreachable(request)
     }
+  }
+
+  private ownsPartitions(): boolean {
+    return this.placement.table?.owners.some((list) => list.includes(this.identity.id)) ?? false
+  }
+
+  /**
+   * Graceful leave: ask the leader to take this node out of the table (as `remove` does), keep serving while the
+   * partitions are handed off, and gossip `left` only once none is owned or pending (maybeFinishLeave).
+   */
+  private leaveAfterHandoff(nowMs: Millis, out: Out, done: (response: ClientResponse, out: Out) => void): void {
+    this.placement.requestRemove(this.identity.id, nowMs, out, (outcome, next) => {
+      if (outcome !== 'accepted') return done(removeRefusal(this.identity.id, outcome), next)
+      this.leavingAfterHandoff = true
+      done({ kind: 'ok' }, next)
+    })
+  }
+
+  private maybeFinishLeave(nowMs: Millis, out: Out): void {
+    if (!this.leavingAfterHandoff || this.ownsPartitions() || !this.replication.handoff.idle) return
+    this.leavingAfterHandoff = false
+    out.push(...this.membership.leave(nowMs))
   }
 
   private clusterView(): ClusterView {

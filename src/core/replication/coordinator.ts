@@ -47,12 +47,18 @@ export interface CoordinatorPorts {
   readonly replica: Replica
   readonly cluster: ClusterView
   readonly bucketProps: BucketPropsRegistry
+  /** This node's copy of a key as reads should see it (ownership handoff adds previous owners'); default replica.read. */
+  readonly readLocal?: Replica['read']
 }
 
 export interface CoordinatorOptions {
   readonly requestTimeoutMs: Millis
   readonly maxPendingRequests: number
   readonly maxValueBytes: number
+  /** false: no fallbacks stand in for down primaries (no sloppy quorum, no hints). Default true. */
+  readonly hintedHandoff?: boolean
+  /** false: reads never repair stale primaries (anti-entropy tests). Default true. */
+  readonly readRepair?: boolean
 }
 
 /** A write on its way to a primary, everything resolved. */
@@ -312,7 +318,8 @@ export class Coordinator {
 
   private readFrom(target: NodeId, address: KeyAddress, entry: number, settle: (from: NodeId, reply: ReadReply, out: Out) => void, out: Out): void {
     if (target === this.ports.cluster.self) {
-      return this.ports.replica.read(address, out, (local, next) => settle(target, local.kind === 'found' ? { kind: 'found', object: local.object } : { kind: local.kind }, next))
+      const readLocal = this.ports.readLocal ?? ((a, o, d) => this.ports.replica.read(a, o, d))
+      return readLocal(address, out, (local, next) => settle(target, local.kind === 'found' ? { kind: 'found', object: local.object } : { kind: local.kind }, next))
     }
     const peer = this.ports.cluster.address(target)
     if (peer === null) return settle(target, { kind: 'failed' }, out)
@@ -322,6 +329,7 @@ export class Coordinator {
   }
 
   private readRepair(plan: Plan, merged: DottedVersionVectorSet, repairs: readonly NodeId[], out: Out): void {
+    if (this.options.readRepair === false) return
     const self = this.ports.cluster.self
     for (const target of repairs) {
       // Only primaries: a fallback's copy is temporary, and repairing it would need a hint to mean anything.
@@ -354,7 +362,8 @@ export class Coordinator {
     const replicas = Math.min(n ?? props.n, table.n)
     const partition = partitionOf(bucket, key, table.partitions)
     const isLive = (id: NodeId): boolean => !excluded.includes(id) && this.ports.cluster.isLive(id)
-    const targets = replicaTargets(table, partition, replicas, this.ports.cluster.members(), isLive)
+    const fallbackCandidates = this.options.hintedHandoff === false ? [] : this.ports.cluster.members()
+    const targets = replicaTargets(table, partition, replicas, fallbackCandidates, isLive)
     return { address: { partition, bucket, key }, conflict: props.conflict, n: replicas, targets }
   }
 

@@ -131,6 +131,13 @@ export class Replica {
     return this.queued
   }
 
+  /** Whether a job of any key of `partition` is waiting or running (ownership handoff waits for none). */
+  busyIn(partition: number): boolean {
+    const prefix = `${partition}\u0000`
+    for (const id of this.queues.keys()) if (id.startsWith(prefix)) return true
+    return false
+  }
+
   private mergeMutations(address: KeyAddress, encoded: Uint8Array, unchanged: boolean, hintFor: NodeId | null): Mutation[] {
     const { partition, bucket, key } = address
     const mutations: Mutation[] = []

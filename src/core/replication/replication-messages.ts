@@ -13,6 +13,7 @@
  * same base64url text clients hold, so one decoder guards both doors.
  */
 import type { NodeId } from '../primitives/ids.ts'
+import type { ReplicaHandoff, ReplicaHandoffReply } from './handoff-messages.ts'
 
 /** How a bucket resolves concurrent writes (DESIGN.md section 5). */
 export type ConflictMode = 'siblings' | 'lww'
@@ -114,5 +115,7 @@ export type ReplicationMessage =
   | ReplicaMergeReply
   | ReplicaScan
   | ReplicaScanReply
+  | ReplicaHandoff
+  | ReplicaHandoffReply
 
-export type ReplicationRequest = ReplicaRead | ReplicaWrite | ReplicaMerge | ReplicaScan
+export type ReplicationRequest = ReplicaRead | ReplicaWrite | ReplicaMerge | ReplicaScan | ReplicaHandoff

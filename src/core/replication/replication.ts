@@ -23,6 +23,7 @@ import { Coordinator } from './coordinator.ts'
 import { HintReplayer } from './hint-replayer.ts'
 import { KeyListing } from './key-listing.ts'
 import { Replica } from './replica.ts'
+import { OwnershipHandoff } from './ownership-handoff.ts'
 import type { ReplicaMerge, ReplicaWrite, ReplicationMessage } from './replication-messages.ts'
 
 export type DataRequest = Extract<ClientRequest, { kind: 'get' | 'put' | 'delete' | 'list-keys' | 'get-bucket-props' | 'put-bucket-props' }>
@@ -42,6 +43,7 @@ export class Replication {
   readonly coordinator: Coordinator
   readonly hints: HintReplayer
   readonly listing: KeyListing
+  readonly handoff: OwnershipHandoff
   readonly counters = { malformedRequests: 0 }
 
   constructor(private readonly ports: ReplicationPorts, private readonly config: NodeConfig, nowMs: Millis) {
@@ -50,8 +52,14 @@ export class Replication {
       io, actor: ports.actor, stamp: ports.stamp, maxQueued: config.maxQueuedReplicaOperations,
       limits: { siblingWarnCount: config.siblingWarnCount, maxSiblings: config.maxSiblings, maxObjectBytes: 50 * 1024 * 1024, maxContextBytes: 8 * 1024 },
     })
-    this.coordinator = new Coordinator({ io, replica: this.replica, cluster, bucketProps }, {
+    this.handoff = new OwnershipHandoff({ io, cluster, replica: this.replica, conflictFor: (bucket) => bucketProps.get(bucket).conflict }, {
+      pageKeys: config.handoffPageKeys, maxPartitionsInFlight: config.handoffMaxPartitionsInFlight,
+      retryIntervalMs: config.handoffRetryIntervalMs, dropDelayMs: config.handoffDropDelayMs, callTimeoutMs: config.requestTimeoutMs,
+    })
+    const readLocal = this.handoff.readLocal.bind(this.handoff)
+    this.coordinator = new Coordinator({ io, replica: this.replica, cluster, bucketProps, readLocal }, {
       requestTimeoutMs: config.requestTimeoutMs, maxPendingRequests: config.maxPendingRequests, maxValueBytes: config.maxValueBytes,
+      hintedHandoff: config.hintedHandoff, readRepair: config.readRepair,
     })
     this.hints = new HintReplayer({
       io, self: cluster.self,
@@ -64,6 +72,7 @@ export class Replication {
   tick(nowMs: Millis, out: Out): void {
     this.coordinator.tick(nowMs, out)
     this.hints.tick(nowMs, out)
+    this.handoff.tick(nowMs, out)
   }
 
   memberUp(node: NodeId, out: Out): void {
@@ -92,7 +101,7 @@ export class Replication {
     switch (message.kind) {
       case 'replica-read':
         if (!this.addressed(message)) return respond({ kind: 'replica-read-reply', from: self, outcome: 'failed' }, out)
-        return this.replica.read(message, out, (local, next) => respond(
+        return this.handoff.readLocal(message, out, (local, next) => respond(
           local.kind === 'found' ? { kind: 'replica-read-reply', from: self, outcome: 'found', object: local.encoded } : { kind: 'replica-read-reply', from: self, outcome: local.kind },
           next,
         ))
@@ -104,7 +113,10 @@ export class Replication {
         const limit = Math.min(message.limit, this.config.maxListedKeys)
         return this.listing.scan(message.partition, message.bucket, limit, out, (outcome, keys, next) => respond({ kind: 'replica-scan-reply', from: self, outcome, keys }, next))
       }
+      case 'replica-handoff':
+        return this.handoff.receive(from, callId, message, out)
       case 'replica-read-reply':
+      case 'replica-handoff-reply':
       case 'replica-write-reply':
       case 'replica-merge-reply':
       case 'replica-scan-reply':
@@ -120,6 +132,7 @@ export class Replication {
       this.counters.malformedRequests++
       return done(false, out)
     }
+    if (this.handoff.refusesMerge(message.partition, message.hintFor ?? null)) return done(false, out)
     this.replica.merge(message, message.conflict, decoded.object, message.hintFor ?? null, out, (outcome, next) => done(outcome === 'stored', next))
   }
 

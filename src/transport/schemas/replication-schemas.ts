@@ -25,6 +25,8 @@ export const MAX_CONTENT_TYPE_TEXT_BYTES = 1_024
 export const MAX_ERROR_TEXT_BYTES = 4_096
 /** Keys in one scan answer; the core bounds it by maxListedKeys, this only caps what a peer may claim. */
 export const MAX_SCANNED_KEYS = 1_000_000
+/** Objects in one handoff page; the core sends handoffPageKeys, this only caps what a peer may claim. */
+export const MAX_HANDOFF_OBJECTS = 10_000
 /** Q is at most 65536 (partitionOf) and n is small; these bound what a peer may claim a table holds. */
 export const MAX_TABLE_PARTITIONS = 65_536
 export const MAX_TABLE_REPLICAS = 64
@@ -116,6 +118,15 @@ export const replicationSchemas: { readonly [K in ReplicationMessage['kind']]: R
     outcome: oneOf(['complete', 'truncated', 'failed'] as const),
     keys: array(key, { maxLength: MAX_SCANNED_KEYS }),
   }),
+  'replica-handoff': object({
+    kind: literal('replica-handoff'),
+    from: nodeIdSchema,
+    partition: uint32(),
+    tableVersion: tableVersionSchema,
+    objects: array(object({ bucket, key, object: bytes({ maxBytes: MAX_OBJECT_BYTES }) }), { maxLength: MAX_HANDOFF_OBJECTS }),
+    last: boolean(),
+  }),
+  'replica-handoff-reply': object({ kind: literal('replica-handoff-reply'), from: nodeIdSchema, outcome: oneOf(['stored', 'failed'] as const) }),
 }
 
 export const placementSchemas: { readonly [K in PlacementMessage['kind']]: PlacementOf<K> } = {

@@ -1,0 +1,65 @@
+/**
+ * A small, pure, non-cryptographic 64-bit digest for anti-entropy: two independent 32-bit lanes of a
+ * murmur3-style mix over the bytes (the same construction as cyrb53, widened to 64 bits). Core code cannot use
+ * node:crypto, and anti-entropy needs no collision resistance against an adversary: a collision only means two
+ * different objects look alike until one of them changes again, and peers are trusted cluster members.
+ *
+ * A digest travels as 8 big-endian bytes (hi lane first) so that it compares byte for byte on both sides.
+ */
+
+export interface Digest64 {
+  readonly hi: number
+  readonly lo: number
+}
+
+export const zeroDigest: Digest64 = { hi: 0, lo: 0 }
+
+export const digestBytes = 8
+
+export function digest64(bytes: Uint8Array, seed = 0): Digest64 {
+  let h1 = 0xdeadbeef ^ seed
+  let h2 = 0x41c6ce57 ^ seed
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i] as number
+    h1 = Math.imul(h1 ^ byte, 2654435761)
+    h2 = Math.imul(h2 ^ byte, 1597334677)
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)
+  // The length goes in last so that a prefix and its extension by zero bytes differ.
+  h1 = Math.imul(h1 ^ bytes.length, 2654435761)
+  return { hi: h1 >>> 0, lo: (h2 ^ (h1 >>> 7)) >>> 0 }
+}
+
+/** Digest of two digests: used to bind a key to its object's digest in one Merkle entry. */
+export function combineDigests(a: Digest64, b: Digest64): Digest64 {
+  const bytes = new Uint8Array(16)
+  writeDigest(bytes, 0, a)
+  writeDigest(bytes, 8, b)
+  return digest64(bytes, 0x5bd1e995)
+}
+
+export function xorDigests(a: Digest64, b: Digest64): Digest64 {
+  return { hi: (a.hi ^ b.hi) >>> 0, lo: (a.lo ^ b.lo) >>> 0 }
+}
+
+export function sameDigest(a: Digest64, b: Digest64): boolean {
+  return a.hi === b.hi && a.lo === b.lo
+}
+
+export function writeDigest(target: Uint8Array, at: number, digest: Digest64): void {
+  const view = new DataView(target.buffer, target.byteOffset, target.byteLength)
+  view.setUint32(at, digest.hi)
+  view.setUint32(at + 4, digest.lo)
+}
+
+export function readDigest(source: Uint8Array, at: number): Digest64 {
+  const view = new DataView(source.buffer, source.byteOffset, source.byteLength)
+  return { hi: view.getUint32(at), lo: view.getUint32(at + 4) }
+}
+
+export function digestToBytes(digest: Digest64): Uint8Array {
+  const bytes = new Uint8Array(digestBytes)
+  writeDigest(bytes, 0, digest)
+  return bytes
+}
