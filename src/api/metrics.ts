@@ -78,9 +78,17 @@ export class NodeMetrics {
 
   /** Ownership handoff (ownership-handoff.ts): the core's counters and pending partitions, read at scrape time. */
   watchHandoff(read: () => Readonly<Record<string, number>>): void {
+    this.watchCoreCounters('chorus_handoff', 'Ownership handoff: partitions started, completed, received and pending; keys sent, received and dropped', read)
+  }
+
+  /**
+   * Exposes a core module's plain counter object as one gauge with a `counter` label, read at scrape time. The
+   * core keeps its own counters (it may not import prom-client); the shell only reads them.
+   */
+  watchCoreCounters(name: string, help: string, read: () => Readonly<Record<string, number>>): void {
     new Gauge({
-      name: 'chorus_handoff',
-      help: 'Ownership handoff: partitions started, completed, received and pending; keys sent, received and dropped',
+      name,
+      help,
       labelNames: ['counter'] as const,
       registers: [this.registry],
       collect() {

@@ -17,6 +17,7 @@ import { nodeId, parseHostPort, peerAddress } from '../core/primitives/ids.ts'
 import type { LogLevel } from '../core/node/effect.ts'
 import { ApiServer } from '../api/http-server.ts'
 import { NodeMetrics } from '../api/metrics.ts'
+import { apiOptionsFromConfig } from '../api/api-options.ts'
 import { LevelStore } from '../storage/level-store.ts'
 import { StorageEngine, defaultStorageEngineOptions } from '../storage/storage-engine.ts'
 import { UdpTcpTransport, transportOptionsFromConfig } from '../transport/udp-tcp-transport.ts'
@@ -95,6 +96,17 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const metrics = new NodeMetrics(id)
   const handoff = node.replication.handoff
   metrics.watchHandoff(() => ({ ...handoff.counters, pendingOutgoing: handoff.pendingOutgoing, pendingIncoming: handoff.pendingIncoming }))
+  metrics.watchCoreCounters('chorus_anti_entropy', 'Anti-entropy: rounds, keys compared and repaired, bytes exchanged, round durations (ms)', () => ({ ...node.antiEntropy.counters }))
+  metrics.watchCoreCounters('chorus_membership', 'Membership: dropped or stale gossip, refusal checks, suspicions and refutations', () => ({ ...node.membership.counters }))
+  metrics.watchCoreCounters('chorus_coordinator', 'Coordinated reads and writes, forwards, timeouts, unavailable answers, read repairs', () => ({ ...node.replication.coordinator.counters }))
+  metrics.watchCoreCounters('chorus_replica', 'Replica work: dots minted, merges, hints stored, overload refusals, corrupt objects', () => ({ ...node.replication.replica.counters }))
+  metrics.watchCoreCounters('chorus_hints', 'Hinted handoff: hints replayed, failed replays, pages', () => ({ ...node.replication.hints.counters }))
+  metrics.watchCoreCounters('chorus_storage', 'Storage: duplicate request ids, expired request ids swept, corrupt change-log entries', () => ({
+    duplicateRequests: storage.stats.duplicateRequests,
+    expiredRequestsSwept: storage.stats.expiredRequestsSwept,
+    corruptedLogEntries: storage.stats.corruptedLogEntries,
+    hintsDropped: storage.stats.hints.dropped,
+  }))
   const api = new ApiServer(
     {
       request: (request) => runtime.request(request),
@@ -102,6 +114,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       eventLoopLagMs: () => runtime.peekEventLoopLagMs(),
     },
     metrics,
+    // The HTTP edge enforces the same limits the node was configured with (--max-value-bytes, --n, ...).
+    apiOptionsFromConfig(config),
   )
   const listening = await api.listen(http.host, http.port)
   const httpAddress = `${listening.address}:${listening.port}`
