@@ -15,6 +15,8 @@ import { logLevels } from '../runtime/logger.ts'
 interface DevArgs {
   nodes: number
   data: string
+  'http-port-base': number
+  'cluster-port-base': number
   'log-level': (typeof logLevels)[number]
 }
 
@@ -28,6 +30,8 @@ export const devCommand: CommandModule<object, DevArgs> = {
       .option('nodes', { type: 'number', default: 3, describe: 'how many nodes (1..9)' })
       .option('data', { type: 'string', default: './data', describe: 'parent directory of each node’s data' })
       .option('log-level', { choices: logLevels, default: 'warn' as const, describe: 'least severe level the nodes log' })
+      .option('http-port-base', { type: 'number', default: 8000, describe: 'node i serves HTTP on base + i' })
+      .option('cluster-port-base', { type: 'number', default: 7000, describe: 'node i takes cluster traffic on base + i' })
       .check((args) => {
         if (!Number.isInteger(args.nodes) || args.nodes < 1 || args.nodes > 9) throw new Error('--nodes must be 1..9')
         return true
@@ -46,9 +50,9 @@ export const devCommand: CommandModule<object, DevArgs> = {
     process.on('SIGINT', stopAll)
     process.on('SIGTERM', stopAll)
     for (let i = 1; i <= args.nodes; i++) {
-      process.stdout.write(`node-${i}: http://127.0.0.1:${8000 + i}  cluster 127.0.0.1:${7000 + i}  data ${join(args.data, `node-${i}`)}\n`)
+      process.stdout.write(`node-${i}: http://127.0.0.1:${args['http-port-base'] + i}  cluster 127.0.0.1:${args['cluster-port-base'] + i}  data ${join(args.data, `node-${i}`)}\n`)
     }
-    const healthy = await waitForHealth(args.nodes, 30_000)
+    const healthy = await waitForHealth(args.nodes, args['http-port-base'], 30_000)
     process.stdout.write(`${healthy}/${args.nodes} nodes healthy; try: npx chorus members   (Ctrl-C stops the cluster)\n`)
     await Promise.all(children.map((child) => new Promise((done) => child.once('exit', done))))
     process.stdout.write('cluster stopped\n')
@@ -62,11 +66,11 @@ function startChild(index: number, args: DevArgs): ChildProcess {
     chorusBin, 'start',
     '--id', `node-${index}`,
     '--data', dataDir,
-    '--bind', `127.0.0.1:${7000 + index}`,
-    '--http', `127.0.0.1:${8000 + index}`,
+    '--bind', `127.0.0.1:${args['cluster-port-base'] + index}`,
+    '--http', `127.0.0.1:${args['http-port-base'] + index}`,
     '--preset', 'local',
     '--log-level', args['log-level'],
-    ...(index === 1 ? [] : ['--seeds', '127.0.0.1:7001']),
+    ...(index === 1 ? [] : ['--seeds', `127.0.0.1:${args['cluster-port-base'] + 1}`]),
   ]
   // Each node gets its own process group, so Ctrl-C in the terminal reaches only `chorus dev`, which then sends
   // exactly one SIGTERM to each node: a node treats a second signal as "exit now, skip the graceful leave".
@@ -80,13 +84,13 @@ function startChild(index: number, args: DevArgs): ChildProcess {
   return child
 }
 
-async function waitForHealth(nodes: number, deadlineMs: number): Promise<number> {
+async function waitForHealth(nodes: number, httpPortBase: number, deadlineMs: number): Promise<number> {
   const until = Date.now() + deadlineMs
   let healthy = 0
   while (Date.now() < until) {
     const answers = await Promise.all(
       Array.from({ length: nodes }, (_, i) =>
-        fetch(`http://127.0.0.1:${8001 + i}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false),
+        fetch(`http://127.0.0.1:${httpPortBase + 1 + i}/health`, { signal: AbortSignal.timeout(1_000) }).then((r) => r.ok, () => false),
       ),
     )
     healthy = answers.filter(Boolean).length
