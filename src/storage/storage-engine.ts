@@ -25,7 +25,9 @@ import { HintStore, defaultHintStoreOptions } from './hint-store.ts'
 import type { KvStore } from './kv-store.ts'
 import type { NodeIdentityRecord } from './node-metadata.ts'
 import { claimNodeIdentity } from './node-metadata.ts'
+import { ReadBatcher } from './read-batcher.ts'
 import { readQuery } from './storage-reader.ts'
+import type { StorageReaderParts } from './storage-reader.ts'
 import type { RequestIdStoreOptions } from './request-id-store.ts'
 import { RequestIdStore, defaultRequestIdStoreOptions } from './request-id-store.ts'
 import { StorageError, isStorageError } from './storage-error.ts'
@@ -44,6 +46,8 @@ export interface StorageEngineOptions {
   readonly maxBatchOperations: number
   /** See CommitQueueOptions.gatherFollowers; the simulator sets false. */
   readonly gatherFollowers: boolean
+  /** Gather a turn's object reads into one getMany (read-batcher.ts); false issues each read alone. */
+  readonly gatherReads: boolean
   readonly changeLog: ChangeLogOptions
   readonly hints: HintStoreOptions
   readonly requestIds: RequestIdStoreOptions
@@ -57,6 +61,7 @@ export const defaultStorageEngineOptions: Omit<StorageEngineOptions, 'nodeId'> =
   maxQueuedRequests: defaultCommitQueueOptions.maxQueuedRequests,
   maxBatchOperations: defaultCommitQueueOptions.maxBatchOperations,
   gatherFollowers: defaultCommitQueueOptions.gatherFollowers,
+  gatherReads: true,
   changeLog: defaultChangeLogOptions,
   hints: defaultHintStoreOptions,
   requestIds: defaultRequestIdStoreOptions,
@@ -80,6 +85,7 @@ export interface StorageStats {
 
 export class StorageEngine {
   private readonly planner: WritePlanner
+  private readonly readerParts: StorageReaderParts
   private waitingApplies: WaitingApply[] = []
   private planning = false
   private planningIdleWaiters: (() => void)[] = []
@@ -97,6 +103,7 @@ export class StorageEngine {
     private readonly options: StorageEngineOptions,
   ) {
     this.planner = new WritePlanner(changeLog, hintStore, requestIds)
+    this.readerParts = { store, objects: new ReadBatcher(store, options.gatherReads), changeLog, hints: hintStore, requestIds }
   }
 
   static async open(ports: StorageEnginePorts, options: StorageEngineOptions): Promise<StorageEngine> {
@@ -143,7 +150,7 @@ export class StorageEngine {
   async read(query: ReadQuery): Promise<StorageResult> {
     try {
       if (this.closed) throw new StorageError('STORAGE_CLOSED', 'storage engine is closed')
-      return await readQuery({ store: this.store, changeLog: this.changeLog, hints: this.hintStore, requestIds: this.requestIds }, query)
+      return await readQuery(this.readerParts, query)
     } catch (error) {
       return failure(error)
     }

@@ -9,6 +9,7 @@ import type { ChangeLog } from './change-log.ts'
 import type { HintStore } from './hint-store.ts'
 import { decodeObjectKey, metaKey, objectKey, objectPartitionRange } from './key-layout.ts'
 import type { KvStore } from './kv-store.ts'
+import type { ReadBatcher } from './read-batcher.ts'
 import { maxScanLimit } from './kv-store.ts'
 import { decodeObjectRecord } from './object-record.ts'
 import { decodeRecord, isBytes, isObjectRecord, copyBytes } from './record-codec.ts'
@@ -17,6 +18,8 @@ import { StorageError } from './storage-error.ts'
 
 export interface StorageReaderParts {
   readonly store: KvStore
+  /** Object reads go through here, so a turn's reads share one getMany. */
+  readonly objects: ReadBatcher
   readonly changeLog: ChangeLog
   readonly hints: HintStore
   readonly requestIds: RequestIdStore
@@ -28,7 +31,7 @@ export async function readQuery(parts: StorageReaderParts, query: ReadQuery): Pr
       return { kind: 'meta', value: await readMeta(parts.store, query.name) }
     case 'get-object': {
       const { partition, bucket, key } = query
-      const raw = await parts.store.get(objectKey(partition, bucket, key))
+      const raw = await parts.objects.get(objectKey(partition, bucket, key))
       return { kind: 'object', object: raw === null ? null : decodeObjectRecord(raw, { partition, bucket, key }) }
     }
     case 'scan-partition':

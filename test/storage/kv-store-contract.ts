@@ -37,6 +37,21 @@ export function runKvStoreContract(factory: StoreFactory): void {
       expect((await store.getMany([bytes('k'), bytes('missing')])).map((v) => v?.length ?? null)).toEqual([6, null])
     })
 
+    it('answers getMany in the order asked, repeated and missing keys included', async () => {
+      const { store } = await fresh()
+      expect(await store.getMany([])).toEqual([])
+      await store.write(
+        [
+          { kind: 'put', key: bytes('b'), value: bytes('2') },
+          { kind: 'put', key: bytes('a'), value: bytes('1') },
+          { kind: 'put', key: bytes('e'), value: new Uint8Array(0) },
+        ],
+        { sync: true },
+      )
+      const values = await store.getMany([bytes('b'), bytes('x'), bytes('a'), bytes('b'), bytes('e')])
+      expect(values.map((value) => (value === null ? null : text(value)))).toEqual(['2', null, '1', '2', ''])
+    })
+
     it('stores an empty value as empty, not as missing', async () => {
       const { store } = await fresh()
       await store.write([{ kind: 'put', key: bytes('e'), value: new Uint8Array(0) }], { sync: false })
