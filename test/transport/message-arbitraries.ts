@@ -165,7 +165,10 @@ export const messageArbitraries: { readonly [K in MessageKind]: fc.Arbitrary<Mes
     kind: fc.constant('placement-remove-reply'), from: nodeIdArbitrary,
     outcome: fc.constantFrom('accepted' as const, 'not-leader' as const, 'unknown-node' as const),
   }),
-  'ae-hashes': fc.record({ kind: fc.constant('ae-hashes'), from: nodeIdArbitrary, partition, level: fc.nat(8), nodes: aeIndices }),
+  'ae-hashes': fc.record(
+    { kind: fc.constant('ae-hashes'), from: nodeIdArbitrary, partition, level: fc.nat(8), nodes: aeIndices, lowWaterMs: fc.nat(), lowWaterOwners: text, roundMs: fc.nat() },
+    { requiredKeys: ['kind', 'from', 'partition', 'level', 'nodes'] },
+  ),
   'ae-hashes-reply': fc.record({ kind: fc.constant('ae-hashes-reply'), from: nodeIdArbitrary, outcome: aeOutcome, hashes: fc.uint8Array({ maxLength: 64 }) }),
   'ae-keys': fc.record({ kind: fc.constant('ae-keys'), from: nodeIdArbitrary, partition, leaves: aeIndices }),
   'ae-keys-reply': fc.record({

@@ -19,6 +19,15 @@ export interface AeHashes {
   readonly partition: number
   readonly level: number
   readonly nodes: readonly number[]
+  /**
+   * Sent on level 0 by the round's initiator: the tombstone low-water mark it holds for the partition (wall ms,
+   * tombstone-reaper.ts), so that every owner learns it and reaps locally.
+   */
+  readonly lowWaterMs?: number
+  /** The owner list the mark was computed over, comma-joined; a receiver adopts the mark only for the same list. */
+  readonly lowWaterOwners?: string
+  /** Sent on level 0: the wall-clock start of the round this exchange belongs to (the mark it may become). */
+  readonly roundMs?: number
 }
 
 export interface AeHashesReply {

@@ -15,6 +15,11 @@
  * retried after a quarter interval instead of a whole one, so that after faults stop every partition converges
  * within two intervals. A round visits the owners one after another, then, if anything was repaired and there
  * are several peers, visits them once more so that what a later peer contributed reaches the earlier ones too.
+ *
+ * Tombstones: a round that reached every owner of the table (all live, all exchanges in-sync or repaired) makes its
+ * start the partition's low-water mark; rounds announce their start and the mark on level 0, and each owner reaps
+ * tombstones below the mark locally (tombstone-reaper.ts, which also documents why a returning replica cannot
+ * resurrect a reaped key).
  */
 import type { CallId, Millis, NodeId, PeerAddress } from '../primitives/ids.ts'
 import type { ClusterView } from '../replication/cluster-view.ts'
@@ -23,20 +28,23 @@ import type { ConflictMode } from '../replication/replication-messages.ts'
 import type { Effect } from '../node/effect.ts'
 import type { IoContinuations, Out } from '../node/io-continuations.ts'
 import { partitionOf } from '../partitioning/key-hash.ts'
-import type { AeFetch, AeFetchedObject, AeKeyEntry, AntiEntropyMessage } from './anti-entropy-messages.ts'
+import type { AeFetch, AeFetchedObject, AeHashes, AeKeyEntry, AntiEntropyMessage } from './anti-entropy-messages.ts'
 import { antiEntropyLimits } from './anti-entropy-messages.ts'
 import { digestToBytes } from './digest64.ts'
-import type { ExchangeOutcome } from './exchange.ts'
+import type { ExchangeOutcome, RoundAnnouncement } from './exchange.ts'
 import { PeerExchange } from './exchange.ts'
 import { defaultMerkleShape } from './merkle-tree.ts'
 import type { MerkleShape, MerkleTree } from './merkle-tree.ts'
 import { PartitionTrees } from './partition-trees.ts'
+import { TombstoneReaper, ownersKey } from './tombstone-reaper.ts'
 
 export interface AntiEntropyPorts {
   readonly io: IoContinuations
   readonly cluster: ClusterView
   readonly replica: Replica
   conflictFor(bucket: string): ConflictMode
+  /** The node's wall clock (what the hybrid logical clock stamps writes with): low-water marks are on it. */
+  wallClockMs?(): Millis
 }
 
 export interface AntiEntropyOptions {
@@ -45,6 +53,8 @@ export interface AntiEntropyOptions {
   readonly maxConcurrentRounds: number
   readonly callTimeoutMs: Millis
   readonly rebuildPageSize: number
+  /** Tombstones are reaped below the low-water mark minus this (NodeConfig.tombstoneGraceMs); absent: never. */
+  readonly tombstoneGraceMs?: Millis
   readonly shape?: MerkleShape
 }
 
@@ -60,8 +70,21 @@ export interface AntiEntropyCounters {
   malformedRequests: number
 }
 
+interface Round {
+  readonly owners: readonly NodeId[]
+  /** Every other owner is a peer of this round (none was down or unknown when it started). */
+  readonly covering: boolean
+  readonly roundMs: Millis
+  readonly announcement: RoundAnnouncement
+  /** Tombstones older than this are reapable under the mark the round started with; null: no mark. */
+  readonly reapBeforeMs: number | null
+  complete: boolean
+  repaired: boolean
+}
+
 export class AntiEntropy {
   readonly trees: PartitionTrees
+  readonly reaper: TombstoneReaper
   readonly counters: AntiEntropyCounters = {
     roundsStarted: 0, roundsCompleted: 0, roundsIncomplete: 0, keysCompared: 0, keysRepaired: 0, bytesExchanged: 0,
     roundDurationMsTotal: 0, roundDurationMsMax: 0, malformedRequests: 0,
@@ -74,12 +97,14 @@ export class AntiEntropy {
   constructor(private readonly ports: AntiEntropyPorts, private readonly options: AntiEntropyOptions, startedAtMs: Millis) {
     const shape = options.shape ?? defaultMerkleShape
     this.trees = new PartitionTrees(ports.io, { partitions: options.partitions, shape, rebuildPageSize: options.rebuildPageSize })
+    this.reaper = new TombstoneReaper(ports, { partitions: options.partitions, graceMs: options.tombstoneGraceMs ?? Infinity, pageSize: options.rebuildPageSize })
     for (let p = 0; p < options.partitions; p++) this.nextDueMs.push(startedAtMs + options.intervalMs + Math.floor((options.intervalMs * p) / options.partitions))
   }
 
   /** Every effect the node emits passes here, so every object write updates its tree. */
   observe(effects: readonly Effect[]): void {
     this.trees.observe(effects)
+    this.reaper.observe(effects)
   }
 
   tick(nowMs: Millis, out: Out): void {
@@ -106,21 +131,33 @@ export class AntiEntropy {
     }
     this.running.add(partition)
     this.counters.roundsStarted++
-    this.visit(partition, tree, peers, 0, 1, { complete: true, repaired: false }, nowMs, out)
+    const owners = this.owners(partition)
+    const roundMs = this.ports.wallClockMs?.() ?? this.ports.cluster.nowMs()
+    this.reaper.visited(partition, roundMs)
+    const mark = this.reaper.markFor(partition, owners)
+    const reapBeforeMs = mark === null ? null : mark - (this.options.tombstoneGraceMs ?? Infinity)
+    const announcement: RoundAnnouncement = { roundMs, ...(mark === null ? {} : { lowWaterMs: mark, lowWaterOwners: ownersKey(owners) }) }
+    // Covering: every other owner is one of the peers, so a complete round reaches the whole owner list.
+    const round: Round = { owners, covering: peers.length === owners.length - 1, roundMs, announcement, reapBeforeMs, complete: true, repaired: false }
+    this.visit(partition, tree, peers, 0, 1, round, nowMs, out)
   }
 
   /** Exchanges with peers[index], then the next; a second pass follows when the first one repaired something. */
-  private visit(partition: number, tree: MerkleTree, peers: readonly PeerAddress[], index: number, pass: number, state: { complete: boolean; repaired: boolean }, startedMs: Millis, out: Out): void {
+  private visit(partition: number, tree: MerkleTree, peers: readonly PeerAddress[], index: number, pass: number, state: Round, startedMs: Millis, out: Out): void {
     const peer = peers[index]
     if (peer === undefined) {
       if (pass === 1 && state.repaired && peers.length > 1) return this.visit(partition, tree, peers, 0, 2, state, startedMs, out)
-      return this.endRound(partition, state.complete, startedMs)
+      this.endRound(partition, state.complete, startedMs)
+      // The owner list must still be the one the round started with for its start to become the mark.
+      const covering = state.complete && state.covering && ownersKey(this.owners(partition)) === ownersKey(state.owners)
+      if (covering) this.reaper.advance(partition, state.owners, state.roundMs, ownersKey(state.owners), out)
+      return
     }
-    const exchange = new PeerExchange(this.exchangePorts(), partition, tree, peer, this.counters, (outcome: ExchangeOutcome, next) => {
+    const exchange = new PeerExchange(this.exchangePorts(state.reapBeforeMs), partition, tree, peer, this.counters, (outcome: ExchangeOutcome, next) => {
       if (outcome === 'repaired') state.repaired = true
       if (outcome !== 'repaired' && outcome !== 'in-sync') state.complete = false
       this.visit(partition, tree, peers, index + 1, pass, state, startedMs, next)
-    })
+    }, state.announcement)
     exchange.start(out)
   }
 
@@ -135,6 +172,19 @@ export class AntiEntropy {
     this.nextDueMs[partition] = complete ? startedMs + this.options.intervalMs : nowMs + Math.ceil(this.options.intervalMs / 4)
   }
 
+  private owners(partition: number): readonly NodeId[] {
+    return this.ports.cluster.table()?.owners[partition] ?? []
+  }
+
+  /** An initiator's level-0 ae-hashes: remember when its round reached us, and adopt the mark it holds. */
+  private heard(message: AeHashes, out: Out): void {
+    const { partition, roundMs, lowWaterMs, lowWaterOwners } = message
+    const owners = this.owners(partition)
+    if (message.level !== 0 || !owners.includes(this.ports.cluster.self) || !owners.includes(message.from)) return
+    if (roundMs !== undefined) this.reaper.visited(partition, roundMs)
+    if (lowWaterMs !== undefined && lowWaterOwners !== undefined) this.reaper.advance(partition, owners, lowWaterMs, lowWaterOwners, out)
+  }
+
   /** The other live owners when this node is the partition's first live owner; null when it is not. */
   private peersFor(partition: number): PeerAddress[] | null {
     const { cluster } = this.ports
@@ -144,11 +194,11 @@ export class AntiEntropy {
     return live.slice(1).map((id: NodeId) => cluster.address(id)).filter((address): address is PeerAddress => address !== null)
   }
 
-  private exchangePorts(): ConstructorParameters<typeof PeerExchange>[0] {
+  private exchangePorts(reapBeforeMs: number | null): ConstructorParameters<typeof PeerExchange>[0] {
     const { io, cluster, replica } = this.ports
     return {
       io, replica, self: cluster.self, partitions: this.options.partitions, callTimeoutMs: this.options.callTimeoutMs,
-      conflictFor: (bucket) => this.ports.conflictFor(bucket),
+      conflictFor: (bucket) => this.ports.conflictFor(bucket), reapBeforeMs,
     }
   }
 
@@ -161,6 +211,7 @@ export class AntiEntropy {
     const notReady = 'partition' in message && message.partition < this.options.partitions && tree === null
     switch (message.kind) {
       case 'ae-hashes': {
+        if (tree !== null) this.heard(message, out)
         const hashes = tree === null ? null : this.hashes(tree, message.level, message.nodes)
         if (hashes === null) this.counters.malformedRequests += notReady ? 0 : 1
         return respond({ kind: 'ae-hashes-reply', from: self, outcome: notReady ? 'not-ready' : hashes === null ? 'failed' : 'ok', hashes: hashes ?? new Uint8Array(0) })

@@ -9,7 +9,9 @@
  *                     replica-merge, which the peer merges through its own serialized path
  *
  * Afterwards both hold merge(local, remote) of every differing key, unless a write raced the exchange, which the
- * next round repairs. Only differing subtrees, keys and objects cross the wire. Steps run one call at a time, and
+ * next round repairs. One exception: a tombstone already reapable under the initiator's low-water mark is not copied
+ * to a side that lacks the key altogether (that side reaped it, or holds nothing it could delete); copying it would
+ * only undo the reaping, one round at a time (tombstone-reaper.ts). Only differing subtrees, keys and objects cross the wire. Steps run one call at a time, and
  * objects move in pages of maxKeysPerFetch, so an exchange holds at most one page of objects in flight.
  */
 import type { NodeId, PeerAddress } from '../primitives/ids.ts'
@@ -20,9 +22,10 @@ import { partitionOf } from '../partitioning/key-hash.ts'
 import type { Replica } from '../replication/replica.ts'
 import type { ConflictMode } from '../replication/replication-messages.ts'
 import { decodeObject } from '../versioning/object-codec.ts'
-import type { AeFetchedObject, AeKeyAddress, AeKeyEntry, AntiEntropyMessage } from './anti-entropy-messages.ts'
+import type { AeFetchedObject, AeHashes, AeKeyAddress, AeKeyEntry, AntiEntropyMessage } from './anti-entropy-messages.ts'
 import { antiEntropyLimits } from './anti-entropy-messages.ts'
 import { digestBytes, readDigest, sameDigest } from './digest64.ts'
+import { isReapable } from './tombstone-reaper.ts'
 import type { MerkleTree } from './merkle-tree.ts'
 
 export interface ExchangePorts {
@@ -32,6 +35,8 @@ export interface ExchangePorts {
   readonly partitions: number
   readonly callTimeoutMs: number
   conflictFor(bucket: string): ConflictMode
+  /** Tombstones whose every sibling is older than this are reapable (the mark minus the grace); null: none. */
+  readonly reapBeforeMs?: number | null
 }
 
 export interface ExchangeStats {
@@ -42,9 +47,14 @@ export interface ExchangeStats {
 
 export type ExchangeOutcome = 'in-sync' | 'repaired' | 'unreachable' | 'not-ready' | 'failed'
 
+/** What the initiator tells the peer on level 0: its round's start and its tombstone mark (tombstone-reaper.ts). */
+export type RoundAnnouncement = Pick<AeHashes, 'roundMs' | 'lowWaterMs' | 'lowWaterOwners'>
+
 export class PeerExchange {
   private readonly fetchKeys: AeKeyAddress[] = []
   private readonly pushKeys: AeKeyAddress[] = []
+  /** Keys only one side holds (bucket NUL key). */
+  private readonly oneSided = new Set<string>()
   private finished = false
   private repairedAny = false
 
@@ -55,6 +65,7 @@ export class PeerExchange {
     private readonly peer: PeerAddress,
     private readonly stats: ExchangeStats,
     private readonly done: (outcome: ExchangeOutcome, out: Out) => void,
+    private readonly announcement: RoundAnnouncement = {},
   ) {}
 
   start(out: Out): void {
@@ -71,7 +82,7 @@ export class PeerExchange {
     }
     const chunk = nodes.slice(0, antiEntropyLimits.maxNodesPerRequest)
     const rest = nodes.slice(chunk.length)
-    const message = { kind: 'ae-hashes' as const, from: this.ports.self, partition: this.partition, level, nodes: chunk }
+    const message = { kind: 'ae-hashes' as const, from: this.ports.self, partition: this.partition, level, nodes: chunk, ...(level === 0 ? this.announcement : {}) }
     this.call(message, 'ae-hashes-reply', out, (reply, next) => {
       if (reply.kind !== 'ae-hashes-reply') return
       if (reply.hashes.length !== chunk.length * fanout * digestBytes) return this.finish('failed', next)
@@ -115,10 +126,15 @@ export class PeerExchange {
         const theirs = remote.get(id)
         if (theirs !== undefined && sameDigest(readDigest(theirs.digest, 0), entry.digest)) continue
         if (theirs !== undefined) this.fetchKeys.push({ bucket: entry.bucket, key: entry.key })
+        else this.oneSided.add(id)
         this.pushKeys.push({ bucket: entry.bucket, key: entry.key })
       }
     }
-    for (const [id, entry] of remote) if (!local.has(id)) this.fetchKeys.push({ bucket: entry.bucket, key: entry.key })
+    for (const [id, entry] of remote) {
+      if (local.has(id)) continue
+      this.fetchKeys.push({ bucket: entry.bucket, key: entry.key })
+      this.oneSided.add(id)
+    }
     this.stats.keysCompared += local.size + [...remote.keys()].filter((id) => !local.has(id)).length
   }
 
@@ -143,6 +159,7 @@ export class PeerExchange {
     for (const fetched of objects) {
       if (fetched.object === undefined) continue
       this.stats.bytesExchanged += fetched.object.length
+      if (this.reapedCopy(fetched.bucket, fetched.key, fetched.object)) continue
       const decoded = decodeObject(fetched.object)
       if (decoded.kind !== 'decoded' || partitionOf(fetched.bucket, fetched.key, this.ports.partitions) !== this.partition) {
         ok = false
@@ -174,6 +191,7 @@ export class PeerExchange {
       const address = { partition: this.partition, bucket, key }
       this.ports.replica.read(address, out, (local, next) => {
         if (local.kind !== 'found') return settle(local.kind === 'missing', next)
+        if (this.reapedCopy(bucket, key, local.encoded)) return settle(true, next)
         this.stats.bytesExchanged += local.encoded.length
         this.stats.keysRepaired++
         this.repairedAny = true
@@ -184,6 +202,12 @@ export class PeerExchange {
       })
     }
     settle(true, out)
+  }
+
+  /** A reapable tombstone of a key the other side lacks altogether: not copied (see the header). */
+  private reapedCopy(bucket: string, key: string, encoded: Uint8Array): boolean {
+    const before = this.ports.reapBeforeMs ?? null
+    return before !== null && this.oneSided.has(`${bucket}\u0000${key}`) && isReapable(encoded, before)
   }
 
   /** One ae-* call; failures, refusals and wrong answers end the exchange, so `then` sees only the expected kind. */

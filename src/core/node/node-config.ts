@@ -100,6 +100,12 @@ export interface NodeConfig {
    */
   readonly antiEntropyMaxConcurrentRounds: number
   /**
+   * Safety margin of tombstone reaping (tombstone-reaper.ts): a tombstone is removed once it is older than the
+   * partition's low-water mark minus this. It absorbs clock skew between the node that stamped the delete and
+   * the node that stamped the mark, and writes still in flight.
+   */
+  readonly tombstoneGraceMs: Millis
+  /**
    * Sloppy quorum with hinted handoff: a fallback stands in for a down primary and keeps a hint. `false` sends
    * requests to live primaries only (no fallbacks, no hints); used by the anti-entropy simulation to prove that
    * anti-entropy alone makes replicas converge.
@@ -172,6 +178,7 @@ export const lan: NodeConfig = {
 
   antiEntropyIntervalMs: 60_000,
   antiEntropyMaxConcurrentRounds: 2, // 256 partitions per minute need ~4 rounds a second; 2 at once keeps up
+  tombstoneGraceMs: 60 * 60 * 1_000, // far above HLC skew (maxForwardDriftMs 60 s) and any request timeout
   hintedHandoff: true,
   readRepair: true,
 
@@ -220,6 +227,7 @@ export const test: NodeConfig = {
   gossipFanout: 3,
   refusalSuspicionTimeoutMs: 200, // one protocol period
   antiEntropyIntervalMs: 5_000,
+  tombstoneGraceMs: 30_000, // short, yet past the 10 s anti-entropy sim: there every replica's bytes are compared
   handoffRetryIntervalMs: 200,
   handoffDropDelayMs: 1_500, // five placement gossip intervals of this preset
 }

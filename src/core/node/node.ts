@@ -97,8 +97,14 @@ export class Node {
       publishBucketProps: (out) => this.placement.broadcast(this.lastNowMs, out),
     }, config, startedAtMs)
     this.antiEntropy = new AntiEntropy(
-      { io: this.io, cluster: this.clusterView(), replica: this.replication.replica, conflictFor: (bucket) => this.bucketProps.get(bucket).conflict },
-      { partitions: config.partitions, intervalMs: config.antiEntropyIntervalMs, maxConcurrentRounds: config.antiEntropyMaxConcurrentRounds, callTimeoutMs: config.requestTimeoutMs, rebuildPageSize: config.listKeysPageSize },
+      {
+        io: this.io, cluster: this.clusterView(), replica: this.replication.replica, conflictFor: (bucket) => this.bucketProps.get(bucket).conflict,
+        wallClockMs: () => this.wallClockMs(),
+      },
+      {
+        partitions: config.partitions, intervalMs: config.antiEntropyIntervalMs, maxConcurrentRounds: config.antiEntropyMaxConcurrentRounds,
+        callTimeoutMs: config.requestTimeoutMs, rebuildPageSize: config.listKeysPageSize, tombstoneGraceMs: config.tombstoneGraceMs,
+      },
       startedAtMs,
     )
     this.restore(restoredMeta)

@@ -17,7 +17,11 @@ const digest = bytes({ maxBytes: 8 })
 type AntiEntropyOf<K extends AntiEntropyMessage['kind']> = Schema<Extract<AntiEntropyMessage, { kind: K }>>
 
 export const antiEntropySchemas: { readonly [K in AntiEntropyMessage['kind']]: AntiEntropyOf<K> } = {
-  'ae-hashes': object({ kind: literal('ae-hashes'), from: nodeIdSchema, partition: uint32(), level: uint(8), nodes: indices }),
+  'ae-hashes': object({
+    kind: literal('ae-hashes'), from: nodeIdSchema, partition: uint32(), level: uint(8), nodes: indices,
+    lowWaterMs: optional(uint()), lowWaterOwners: optional(string({ maxBytes: 4_096 })),
+    roundMs: optional(uint()),
+  }),
   'ae-hashes-reply': object({
     kind: literal('ae-hashes-reply'), from: nodeIdSchema, outcome, hashes: bytes({ maxBytes: antiEntropyLimits.maxWireHashBytes }),
   }),

@@ -1,0 +1,247 @@
+/**
+ * Tombstone reaping at the low-water mark (DESIGN.md section 5, issue 8). A delete writes a tombstone sibling that
+ * must outlive every copy of what it deleted, or a replica still holding the old value would merge it back into
+ * the others (a resurrected key). This module decides, per partition, when a tombstone may be removed outright.
+ *
+ * The low-water mark of a partition, for an owner list O (the ownership table's owners of the partition):
+ *
+ *   M = the wall-clock time, on the initiator's clock, at which a *covering* anti-entropy round started: a round
+ *       whose initiator was an owner, in which every other owner of O was live and its exchange ended in-sync or
+ *       repaired (anti-entropy.ts runs the second pass when the first repaired anything).
+ *
+ * After a covering round, everything any owner held at M is held, merged, by every owner. The initiator sends the
+ * mark it holds on every level-0 `ae-hashes` (lowWaterMs, lowWaterOwners), so each owner learns it within one more
+ * round; a node keeps the highest mark it has seen for its current owner list and forgets it when the list changes.
+ *
+ * Reaping: each replica decides locally, from the mark it holds. An object is removed with `delete-object` (which
+ * also takes it out of the Merkle tree, partition-trees.ts) when
+ *   - every sibling is a tombstone and the newest sibling's timestamp is below M − tombstoneGraceMs (the grace
+ *     absorbs clock skew between the node that stamped the delete and the one that stamped the mark), and
+ *   - this node has not written the key since the covering round first reached it. Every level-0 `ae-hashes`
+ *     carries its round's start (roundMs); each node remembers, for its last few rounds, the local write sequence
+ *     number at which it first saw that round (the initiator: when it started it). A tombstone this node stored
+ *     later (a late hint, a slow write) may not have been spread by that round, so it waits for a later mark:
+ *     otherwise an owner still holding the value it superseded would push that value back to a node that had
+ *     already dropped the tombstone. A mark whose round this node does not remember reaps nothing here.
+ *   - no replica job of the partition is running when the page is read (Replica.busyIn), and the key is not
+ *     written between the read and the decision, so a concurrent merge is never overwritten: its write is queued
+ *     after the delete and lands on top of it.
+ *
+ * The rule that keeps deleted keys deleted when a replica comes back. A mark only advances through a round that
+ * reached *every* owner, so an owner that is down, partitioned away or still rebuilding its tree freezes the mark
+ * of each of its partitions: nothing it might have missed is reaped while it is away, however long that is. When
+ * it returns, the first covering round merges the still-present tombstone into its stale copy (the tombstone's
+ * context covers the old value, so the delete wins) and only then can a later mark reap it, on every owner alike.
+ * This is the "a replica away longer than the horizon must sync before it pushes" rule in its strongest form: an
+ * owner's last completed exchange can never be older than the reaping horizon, because the horizon stops for it.
+ * The price: reaping in a partition stalls while one of its owners is down, until it returns or an operator
+ * removes it from the table (Riak behaves the same way). The gain over "push only after a pull-only exchange":
+ * no acknowledged write that only the returning replica holds is ever discarded.
+ *
+ * Exchanges do not copy a tombstone that is reapable under the initiator's mark to a side that lacks the key
+ * (exchange.ts), so reaping is not undone while the owners reap one after another.
+ *
+ * What this does not cover (documented limits): data held outside the owner list. A hint carrying an old value for
+ * an owner, replayed only after the tombstone that covers it was reaped (the owner came back, a covering round ran
+ * and the replay kept failing meanwhile), or a node removed from the table while down that comes back and hands its
+ * old copies off, can bring a reaped key back. Hints are replayed at member-up, normally well before the returning
+ * owner's tree is rebuilt and a covering round can include it; closing these fully needs the hint replayer and the
+ * handoff sender to drop objects older than the mark, which live outside this module.
+ */
+import type { Millis, NodeId } from '../primitives/ids.ts'
+import type { Effect } from '../node/effect.ts'
+import type { IoContinuations, Out } from '../node/io-continuations.ts'
+import type { StoredObject } from '../node/storage-operation.ts'
+import type { Replica } from '../replication/replica.ts'
+import { decodeObject } from '../versioning/object-codec.ts'
+
+export interface TombstoneReaperPorts {
+  readonly io: IoContinuations
+  readonly replica: Replica
+}
+
+export interface TombstoneReaperOptions {
+  readonly partitions: number
+  readonly graceMs: Millis
+  readonly pageSize: number
+  /** Keys remembered per partition as "written since the checkpoint"; beyond it the partition skips one reap. */
+  readonly maxTrackedKeys?: number
+}
+
+export interface TombstoneReaperCounters {
+  tombstonesReaped: number
+  reapScans: number
+  reapPagesDeferred: number
+  marksAdvanced: number
+}
+
+interface Mark {
+  readonly owners: string
+  readonly ms: Millis
+}
+
+interface PartitionState {
+  mark: Mark | null
+  /** Local write sequence number of the latest put-object of each key since the oldest remembered round. */
+  readonly written: Map<string, number>
+  /** Keys written before this sequence number may have been forgotten (the map overflowed). */
+  forgottenBelow: number
+  /** Round start (wall ms) → the write sequence number at which the round first reached this node; oldest first. */
+  readonly visits: Map<Millis, number>
+  /** A reap is scanning the partition; a newer one waits in `pending` until it is done. */
+  scanning: boolean
+  pending: ReapJob | null
+}
+
+interface ReapJob {
+  readonly mark: Millis
+  readonly sinceSeq: number
+}
+
+/** Rounds remembered per partition: a mark arrives one round after its own round, so a few suffice. */
+const rememberedRounds = 8
+const defaultMaxTrackedKeys = 100_000
+
+export function ownersKey(owners: readonly NodeId[]): string {
+  return owners.join(',')
+}
+
+/** An object every sibling of which is a tombstone, newest timestamp below `beforeMs`. */
+export function isReapable(encoded: Uint8Array, beforeMs: Millis): boolean {
+  const decoded = decodeObject(encoded)
+  if (decoded.kind !== 'decoded') return false
+  const { siblings } = decoded.object
+  if (siblings.length === 0) return false
+  return siblings.every((sibling) => sibling.content.kind === 'tombstone' && sibling.timestamp.physicalMs < beforeMs)
+}
+
+export class TombstoneReaper {
+  readonly counters: TombstoneReaperCounters = { tombstonesReaped: 0, reapScans: 0, reapPagesDeferred: 0, marksAdvanced: 0 }
+  private readonly states: PartitionState[] = []
+  /** Counts put-object mutations this node emitted, over all partitions. */
+  private seq = 0
+
+  constructor(private readonly ports: TombstoneReaperPorts, private readonly options: TombstoneReaperOptions) {
+    for (let p = 0; p < options.partitions; p++) {
+      this.states.push({ mark: null, written: new Map(), forgottenBelow: 0, visits: new Map(), scanning: false, pending: null })
+    }
+  }
+
+  /** The mark this node holds for the partition and owner list, or null. */
+  markFor(partition: number, owners: readonly NodeId[]): Millis | null {
+    const mark = this.states[partition]?.mark ?? null
+    return mark !== null && mark.owners === ownersKey(owners) ? mark.ms : null
+  }
+
+  /** Every put-object this node emits: a key written after a round reached this node is not reaped on its mark. */
+  observe(effects: readonly Effect[]): void {
+    for (const effect of effects) {
+      if (effect.kind !== 'write') continue
+      for (const mutation of effect.mutations) {
+        if (mutation.kind !== 'put-object') continue
+        const state = this.states[mutation.partition]
+        if (state === undefined) continue
+        this.seq++
+        state.written.set(`${mutation.bucket}\u0000${mutation.key}`, this.seq)
+        if (state.written.size > (this.options.maxTrackedKeys ?? defaultMaxTrackedKeys)) {
+          state.written.clear()
+          state.forgottenBelow = this.seq + 1
+        }
+      }
+    }
+  }
+
+  /** A round of the partition reached this node: started here, or its first level-0 ae-hashes arrived. */
+  visited(partition: number, roundMs: Millis): void {
+    const state = this.states[partition]
+    if (state === undefined || state.visits.has(roundMs)) return
+    state.visits.set(roundMs, this.seq + 1)
+    for (const oldest of state.visits.keys()) {
+      if (state.visits.size <= rememberedRounds) break
+      state.visits.delete(oldest)
+    }
+    this.prune(state)
+  }
+
+  /**
+   * A mark for the partition: from this node's own covering round, or heard from an initiator. `owners` is this
+   * node's current owner list; a mark computed over another list is ignored.
+   */
+  advance(partition: number, owners: readonly NodeId[], markMs: Millis, markOwners: string, out: Out): void {
+    const state = this.states[partition]
+    const key = ownersKey(owners)
+    if (state === undefined || markOwners !== key) return
+    if (state.mark !== null && state.mark.owners === key && state.mark.ms >= markMs) return
+    state.mark = { owners: key, ms: markMs }
+    this.counters.marksAdvanced++
+    const sinceSeq = state.visits.get(markMs)
+    if (sinceSeq === undefined) return
+    const job: ReapJob = { mark: markMs, sinceSeq }
+    if (state.scanning) {
+      // A later mark with an earlier checkpoint would exclude fewer keys than it should: keep the smaller one.
+      state.pending = { mark: Math.max(markMs, state.pending?.mark ?? markMs), sinceSeq: Math.min(sinceSeq, state.pending?.sinceSeq ?? sinceSeq) }
+      return
+    }
+    this.startScan(partition, state, job, out)
+  }
+
+  private startScan(partition: number, state: PartitionState, job: ReapJob, out: Out): void {
+    if (job.sinceSeq < state.forgottenBelow) {
+      this.counters.reapPagesDeferred++
+      return
+    }
+    state.scanning = true
+    this.counters.reapScans++
+    this.scanPage(partition, state, job, null, out)
+  }
+
+  private scanPage(partition: number, state: PartitionState, job: ReapJob, after: { readonly bucket: string; readonly key: string } | null, out: Out): void {
+    if (this.ports.replica.busyIn(partition)) {
+      // A merge of this partition is between its read and its write: try again at the next mark instead.
+      this.counters.reapPagesDeferred++
+      return this.endScan(partition, state, out)
+    }
+    const issuedAtSeq = this.seq + 1
+    const query = { kind: 'scan-partition' as const, partition, after, limit: this.options.pageSize }
+    this.ports.io.read(query, out, (result, next) => {
+      if (result.kind !== 'objects') return this.endScan(partition, state, next)
+      const beforeMs = job.mark - this.options.graceMs
+      const checkpoint = Math.min(job.sinceSeq, issuedAtSeq)
+      const doomed = result.objects.filter((object) => this.reapable(state, object, beforeMs, checkpoint))
+      const last = result.objects[result.objects.length - 1]
+      const continueScan = (afterPage: Out): void => {
+        if (!result.complete && last !== undefined) this.scanPage(partition, state, job, { bucket: last.bucket, key: last.key }, afterPage)
+        else this.endScan(partition, state, afterPage)
+      }
+      if (doomed.length === 0) return continueScan(next)
+      const deletes = doomed.map(({ bucket, key }) => ({ kind: 'delete-object' as const, partition, bucket, key }))
+      this.ports.io.write(deletes, 'durable', next, (written, afterWrite) => {
+        if (written.kind === 'written') this.counters.tombstonesReaped += deletes.length
+        continueScan(afterWrite)
+      })
+    })
+  }
+
+  private reapable(state: PartitionState, object: StoredObject, beforeMs: Millis, checkpoint: number): boolean {
+    const writtenAt = state.written.get(`${object.bucket}\u0000${object.key}`)
+    if (writtenAt !== undefined && writtenAt >= checkpoint) return false
+    return isReapable(object.value, beforeMs)
+  }
+
+  private endScan(partition: number, state: PartitionState, out: Out): void {
+    state.scanning = false
+    const pending = state.pending
+    state.pending = null
+    if (pending !== null) this.startScan(partition, state, pending, out)
+    else this.prune(state)
+  }
+
+  /** Forgets writes older than every remembered round and any pending reap. */
+  private prune(state: PartitionState): void {
+    if (state.scanning) return
+    let floor = state.pending?.sinceSeq ?? Infinity
+    for (const seq of state.visits.values()) floor = Math.min(floor, seq)
+    if (floor === Infinity) return
+    for (const [key, seq] of state.written) if (seq < floor) state.written.delete(key)
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * The tombstone reaper's local decisions, against a fake storage: which objects are reapable under a mark, that a
+ * key written after the round reached this node is kept, that a mark over another owner list or of a round this
+ * node never saw reaps nothing, and that nothing is read while a replica job of the partition is running.
+ */
+import { describe, expect, it } from 'vitest'
+import { TombstoneReaper, isReapable } from '../../../src/core/anti-entropy/tombstone-reaper.ts'
+import type { Effect } from '../../../src/core/node/effect.ts'
+import type { IoContinuations, Out, StorageContinuation } from '../../../src/core/node/io-continuations.ts'
+import type { Mutation, ReadQuery, StoredObject } from '../../../src/core/node/storage-operation.ts'
+import { nodeId } from '../../../src/core/primitives/ids.ts'
+import type { Replica } from '../../../src/core/replication/replica.ts'
+import { encodeObject } from '../../../src/core/versioning/object-codec.ts'
+import type { DottedVersionVectorSet, Sibling } from '../../../src/core/versioning/sibling.ts'
+
+const node = nodeId('n1')
+const owners = [nodeId('n1'), nodeId('n2'), nodeId('n3')]
+const ownersText = 'n1,n2,n3'
+
+function object(siblings: readonly { tombstone: boolean; ms: number }[]): Uint8Array {
+  const list: Sibling[] = siblings.map(({ tombstone, ms }, i) => ({
+    dot: { node, generation: 1, counter: i + 1 },
+    timestamp: { physicalMs: ms, logical: 0 },
+    content: tombstone ? { kind: 'tombstone' } : { kind: 'value', value: new Uint8Array([1]), contentType: 'text/plain' },
+  }))
+  const dvvs: DottedVersionVectorSet = { history: list.length === 0 ? [] : [{ node, generation: 1, counter: list.length }], siblings: list }
+  return encodeObject(dvvs)
+}
+
+class FakeStorage {
+  objects: StoredObject[] = []
+  reads: ReadQuery[] = []
+  deleted: string[] = []
+  busy = false
+  readonly io = {
+    read: (query: ReadQuery, out: Out, then: StorageContinuation): void => {
+      this.reads.push(query)
+      then({ kind: 'objects', objects: this.objects, complete: true }, out)
+    },
+    write: (mutations: readonly Mutation[], _durability: string, out: Out, then: StorageContinuation): void => {
+      for (const m of mutations) if (m.kind === 'delete-object') this.deleted.push(m.key)
+      then({ kind: 'written', outcomes: mutations.map(() => ({ kind: 'applied' })) } as never, out)
+    },
+  } as unknown as IoContinuations
+  readonly replica = { busyIn: () => this.busy } as unknown as Replica
+  put(key: string, value: Uint8Array): void {
+    this.objects.push({ partition: 0, bucket: 'b', key, value, seq: 0 })
+  }
+}
+
+function putEffect(key: string): Effect[] {
+  return [{ kind: 'write', durability: 'durable', mutations: [{ kind: 'put-object', partition: 0, bucket: 'b', key, value: new Uint8Array(), dot: null }] } as unknown as Effect]
+}
+
+function setup(): { storage: FakeStorage; reaper: TombstoneReaper } {
+  const storage = new FakeStorage()
+  const reaper = new TombstoneReaper({ io: storage.io, replica: storage.replica }, { partitions: 2, graceMs: 100, pageSize: 50 })
+  return { storage, reaper }
+}
+
+describe('isReapable', () => {
+  it('needs every sibling a tombstone, all older than the bound', () => {
+    expect(isReapable(object([{ tombstone: true, ms: 50 }]), 100)).toBe(true)
+    expect(isReapable(object([{ tombstone: true, ms: 100 }]), 100)).toBe(false)
+    expect(isReapable(object([{ tombstone: true, ms: 10 }, { tombstone: false, ms: 10 }]), 100)).toBe(false)
+    expect(isReapable(object([{ tombstone: true, ms: 10 }, { tombstone: true, ms: 150 }]), 100)).toBe(false)
+    expect(isReapable(object([{ tombstone: false, ms: 10 }]), 100)).toBe(false)
+    expect(isReapable(new Uint8Array([9, 9, 9]), 100)).toBe(false)
+  })
+})
+
+describe('TombstoneReaper', () => {
+  it('reaps old tombstones under its own covering round and keeps live values and young tombstones', () => {
+    const { storage, reaper } = setup()
+    storage.put('old', object([{ tombstone: true, ms: 500 }]))
+    storage.put('young', object([{ tombstone: true, ms: 950 }]))
+    storage.put('live', object([{ tombstone: false, ms: 10 }]))
+    reaper.visited(0, 1_000)
+    reaper.advance(0, owners, 1_000, ownersText, [])
+    expect(storage.deleted).toEqual(['old'])
+    expect(reaper.counters.tombstonesReaped).toBe(1)
+    expect(reaper.markFor(0, owners)).toBe(1_000)
+  })
+
+  it('keeps a tombstone this node stored after the round reached it, until a later round', () => {
+    const { storage, reaper } = setup()
+    storage.put('late', object([{ tombstone: true, ms: 500 }]))
+    reaper.visited(0, 1_000)
+    reaper.observe(putEffect('late'))
+    reaper.advance(0, owners, 1_000, ownersText, [])
+    expect(storage.deleted).toEqual([])
+    reaper.visited(0, 2_000)
+    reaper.advance(0, owners, 2_000, ownersText, [])
+    expect(storage.deleted).toEqual(['late'])
+  })
+
+  it('ignores a mark over another owner list, and reaps nothing on a round it never saw', () => {
+    const { storage, reaper } = setup()
+    storage.put('old', object([{ tombstone: true, ms: 500 }]))
+    reaper.visited(0, 1_000)
+    reaper.advance(0, owners, 1_000, 'n1,n2,n4', [])
+    expect(reaper.markFor(0, owners)).toBeNull()
+    reaper.advance(0, owners, 1_500, ownersText, [])
+    expect(reaper.markFor(0, owners)).toBe(1_500)
+    expect(storage.reads).toEqual([])
+    expect(storage.deleted).toEqual([])
+  })
+
+  it('does not read while a replica job of the partition runs', () => {
+    const { storage, reaper } = setup()
+    storage.put('old', object([{ tombstone: true, ms: 500 }]))
+    storage.busy = true
+    reaper.visited(0, 1_000)
+    reaper.advance(0, owners, 1_000, ownersText, [])
+    expect(storage.reads).toEqual([])
+    expect(reaper.counters.reapPagesDeferred).toBe(1)
+  })
+
+  it('never reaps without a grace (anti-entropy built without tombstoneGraceMs)', () => {
+    const storage = new FakeStorage()
+    const reaper = new TombstoneReaper({ io: storage.io, replica: storage.replica }, { partitions: 1, graceMs: Infinity, pageSize: 50 })
+    storage.put('old', object([{ tombstone: true, ms: 0 }]))
+    reaper.visited(0, 1_000_000)
+    reaper.advance(0, owners, 1_000_000, ownersText, [])
+    expect(storage.deleted).toEqual([])
+  })
+})
