@@ -15,7 +15,8 @@ import { assert } from '../primitives/assert.ts'
 import type { DottedVersionVectorSet } from '../versioning/sibling.ts'
 import { emptyObject } from '../versioning/sibling.ts'
 import { encodeObject } from '../versioning/object-codec.ts'
-import type { QuorumStatus } from './write-quorum.ts'
+import type { QuorumStatus } from './quorum-tally.ts'
+import { quorumStatus, tallyReplies } from './quorum-tally.ts'
 
 export type ReadReply =
   | { readonly kind: 'found'; readonly object: DottedVersionVectorSet }
@@ -61,24 +62,7 @@ export class ReadQuorum {
 
   status(): QuorumStatus {
     const { targets, primaries, r, pr } = this.spec
-    let answered = 0
-    let answeredPrimaries = 0
-    let outstanding = 0
-    let outstandingPrimaries = 0
-    for (const target of targets) {
-      const reply = this.replies.get(target)
-      const primary = primaries.has(target)
-      if (reply === undefined) {
-        outstanding++
-        if (primary) outstandingPrimaries++
-      } else if (reply.kind !== 'failed') {
-        answered++
-        if (primary) answeredPrimaries++
-      }
-    }
-    if (answered >= r && answeredPrimaries >= pr) return 'satisfied'
-    if (answered + outstanding < r || answeredPrimaries + outstandingPrimaries < pr) return 'failed'
-    return 'pending'
+    return quorumStatus(tallyReplies(targets, primaries, this.replies, (reply) => reply.kind !== 'failed'), r, pr)
   }
 
   outcome(): ReadQuorumOutcome {

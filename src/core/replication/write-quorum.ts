@@ -11,8 +11,10 @@
  */
 import type { NodeId } from '../primitives/ids.ts'
 import { assert } from '../primitives/assert.ts'
+import type { QuorumStatus } from './quorum-tally.ts'
+import { quorumStatus, tallyReplies } from './quorum-tally.ts'
 
-export type QuorumStatus = 'pending' | 'satisfied' | 'failed'
+export type { QuorumStatus } from './quorum-tally.ts'
 
 export type WriteReply = 'ack' | 'nack'
 
@@ -53,26 +55,14 @@ export class WriteQuorum {
 
   outcome(): WriteQuorumOutcome {
     const { targets, primaries, w, pw } = this.spec
-    let acknowledged = 0
-    let acknowledgedPrimaries = 0
-    let outstanding = 0
-    let outstandingPrimaries = 0
-    for (const target of targets) {
-      const reply = this.replies.get(target)
-      const primary = primaries.has(target)
-      if (reply === undefined) {
-        outstanding++
-        if (primary) outstandingPrimaries++
-      } else if (reply === 'ack') {
-        acknowledged++
-        if (primary) acknowledgedPrimaries++
-      }
+    const tally = tallyReplies(targets, primaries, this.replies, (reply) => reply === 'ack')
+    return {
+      status: quorumStatus(tally, w, pw),
+      required: w,
+      acknowledged: tally.useful,
+      requiredPrimaries: pw,
+      acknowledgedPrimaries: tally.usefulPrimaries,
     }
-    const status: QuorumStatus =
-      acknowledged >= w && acknowledgedPrimaries >= pw ? 'satisfied'
-      : acknowledged + outstanding < w || acknowledgedPrimaries + outstandingPrimaries < pw ? 'failed'
-      : 'pending'
-    return { status, required: w, acknowledged, requiredPrimaries: pw, acknowledgedPrimaries }
   }
 
   /** True once every target has answered. */
