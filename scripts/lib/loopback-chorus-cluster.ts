@@ -8,6 +8,7 @@
  * same ownership table in which each partition has N distinct owners. Before that, a benchmark would measure
  * join-time forwarding and fallbacks rather than the steady data path.
  */
+import type { Member } from '../../src/api/client.ts'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -37,10 +38,6 @@ export interface LoopbackNode {
   readonly process: ManagedProcess
 }
 
-interface MemberRow {
-  readonly id: string
-  readonly state: string
-}
 
 interface PartitionsView {
   readonly partitions: number
@@ -124,7 +121,7 @@ export class LoopbackChorusCluster {
   private async nodeReady(node: LoopbackNode): Promise<string> {
     const partitions = await getJson<PartitionsView>(`http://${node.http}/cluster/partitions`)
     if (partitions === undefined) return `${node.id}: no /cluster/partitions`
-    const members = await getJson<MemberRow[]>(`http://${node.http}/cluster/members`)
+    const members = await getJson<Member[]>(`http://${node.http}/cluster/members`)
     if (members === undefined) return `${node.id}: no /cluster/members`
     const alive = members.filter((member) => member.state === 'alive').length
     if (alive !== this.options.size) return `${node.id}: ${alive} alive`

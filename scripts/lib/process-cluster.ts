@@ -15,21 +15,14 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { registerCleanup } from './cleanup-registry.ts'
 import { ManagedProcess } from './managed-process.ts'
+import { ProcessGroup } from './process-group.ts'
+import type { Member } from '../../src/api/client.ts'
 import { pollUntil } from './poll.ts'
 
 export const chorusBin = resolve(dirname(fileURLToPath(import.meta.url)), '../../bin/chorus.js')
 
-/** One row of `GET /cluster/members`. */
-export interface MemberRow {
-  readonly id: string
-  readonly address: string
-  readonly http: string
-  readonly state: 'alive' | 'suspect' | 'dead' | 'left'
-  readonly generation: number
-  readonly incarnation: number
-  readonly phi: number
-  readonly leader: boolean
-}
+/** One row of `GET /cluster/members`, as the TypeScript client types it. */
+export type MemberRow = Member
 
 /** What one node saw at one moment; null when it did not answer (killed, paused, overloaded). */
 export type View = readonly MemberRow[] | null
@@ -93,8 +86,7 @@ export class ClusterNode {
   }
 }
 
-export class ChorusCluster {
-  readonly nodes: ClusterNode[] = []
+export class ChorusCluster extends ProcessGroup<ClusterNode> {
   readonly logEvents: MembershipLogEvent[] = []
   private readonly rootDir: string
   private readonly dropRootDir: () => void
@@ -102,6 +94,7 @@ export class ChorusCluster {
   private readonly placement: (index: number) => NodePlacement
 
   private constructor(private readonly options: ChorusClusterOptions) {
+    super('chorus node')
     this.placement = options.placement ?? defaultPlacement()
     this.rootDir = mkdtempSync(join(tmpdir(), 'chorus-cluster-'))
     const root = this.rootDir
@@ -126,28 +119,6 @@ export class ChorusCluster {
     const cluster = new ChorusCluster(options)
     cluster.spawnAll()
     return cluster
-  }
-
-  get size(): number {
-    return this.nodes.length
-  }
-
-  node(index: number): ClusterNode {
-    const node = this.nodes[index]
-    if (node === undefined) throw new RangeError(`no node ${index} in a cluster of ${this.nodes.length}`)
-    return node
-  }
-
-  async kill(index: number): Promise<void> {
-    await this.node(index).process.kill()
-  }
-
-  pause(index: number): void {
-    this.node(index).process.pause()
-  }
-
-  resume(index: number): void {
-    this.node(index).process.resume()
   }
 
   /** Spawns one more node (it joins through the first two, like the others) and waits for its /health. */

@@ -10,6 +10,7 @@
  * moment Serf itself decided, before the agent's event-handler coalescing.
  */
 import { ensureCommands } from './debian-packages.ts'
+import { ProcessGroup } from './process-group.ts'
 import { ManagedProcess } from './managed-process.ts'
 import type { NodePlacement } from './process-cluster.ts'
 
@@ -42,11 +43,12 @@ const EVENT_LINE = /serf: EventMember(Join|Failed|Leave|Update|Reap): (\S+)/
 /** Events kept; bounded so a flapping run cannot grow without limit. */
 const MAX_EVENTS = 100_000
 
-export class SerfCluster {
-  readonly nodes: SerfNode[] = []
+export class SerfCluster extends ProcessGroup<SerfNode> {
   readonly events: SerfEvent[] = []
 
-  private constructor(private readonly options: SerfClusterOptions) {}
+  private constructor(private readonly options: SerfClusterOptions) {
+    super('serf node')
+  }
 
   /** Spawns every agent at once; the caller times convergence from here. */
   static launch(options: SerfClusterOptions): SerfCluster {
@@ -54,28 +56,6 @@ export class SerfCluster {
     const cluster = new SerfCluster(options)
     for (let index = 0; index < options.size; index++) cluster.nodes.push(cluster.spawn(index))
     return cluster
-  }
-
-  get size(): number {
-    return this.nodes.length
-  }
-
-  node(index: number): SerfNode {
-    const node = this.nodes[index]
-    if (node === undefined) throw new RangeError(`no serf node ${index}`)
-    return node
-  }
-
-  async kill(index: number): Promise<void> {
-    await this.node(index).process.kill()
-  }
-
-  pause(index: number): void {
-    this.node(index).process.pause()
-  }
-
-  resume(index: number): void {
-    this.node(index).process.resume()
   }
 
   /** Members `observer` currently believes alive, replayed from its events (join/update add, failed/leave remove). */
