@@ -91,7 +91,7 @@ export async function putKey(exchange: Exchange): Promise<void> {
     key,
     value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
     contentType,
-    context,
+    ...context,
     returnBody: returnBody === true,
     ...consistency,
     ...(clientRequestId === undefined ? {} : { clientRequestId }),
@@ -113,7 +113,7 @@ export async function deleteKey(exchange: Exchange): Promise<void> {
     kind: 'delete',
     bucket,
     key,
-    context,
+    ...context,
     ...consistency,
     ...(clientRequestId === undefined ? {} : { clientRequestId }),
   }

@@ -115,10 +115,10 @@ export function parseRequestId(header: string | readonly string[] | undefined): 
 }
 
 /** The X-Context header, decoded before any work; absent or empty means "concurrent with everything stored". */
-export function parseContext(header: string | readonly string[] | undefined, maxContextBytes: number): VersionVector | null {
-  if (header === undefined || header === '') return null
+export function parseContext(header: string | readonly string[] | undefined, maxContextBytes: number): { readonly context: VersionVector | null; readonly seenWriteIds?: readonly string[] } {
+  if (header === undefined || header === '') return { context: null }
   const decoded = decodeCausalContext(header, maxContextBytes)
-  if (decoded.kind === 'decoded') return decoded.context
+  if (decoded.kind === 'decoded') return decoded.writeIds.length === 0 ? { context: decoded.context } : { context: decoded.context, seenWriteIds: decoded.writeIds }
   throw new ChorusError('MALFORMED_CONTEXT', `X-Context: ${decoded.message}`)
 }
 

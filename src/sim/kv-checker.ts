@@ -10,7 +10,8 @@
  *     read may ever return a value together with a value whose write covered it, and nothing an acknowledged
  *     write covered may survive into the final state.
  *
- * Known limit: a retried put may exist twice (see isRetried), so covering is not checked for retried values.
+ * A put retried with the same X-Request-Id counts as one write: the store records the id in the sibling and
+ * keeps one sibling per id (collapseRetriedWrites), so retries are held to the same rules as every other write.
  *
  * "Covered": a write's context came from a read; it covers the values that read returned. A write that some
  * write covers is excused from later reads once that covering write was invoked (it may have been applied even
@@ -49,13 +50,13 @@ function phantomsAndFalseSiblings(read: KvRead, byValue: ReadonlyMap<string, KvW
       problems.push(`read #${read.id} of ${read.key} returned ${value}, which no put of that key wrote before it`)
       continue
     }
-    if (seen.has(value) && !write.retried) problems.push(`read #${read.id} of ${read.key} returned ${value} twice, yet it was sent once`)
+    if (seen.has(value)) problems.push(`read #${read.id} of ${read.key} returned ${value} twice, yet it was sent once`)
     seen.add(value)
   }
   for (const value of seen) {
     const write = byValue.get(value) as KvWrite
     for (const covered of write.covers) {
-      if (seen.has(covered) && !isRetried(covered, byValue)) problems.push(`read #${read.id} of ${read.key} returned ${covered} beside ${value}, whose write superseded it (false sibling)`)
+      if (seen.has(covered)) problems.push(`read #${read.id} of ${read.key} returned ${covered} beside ${value}, whose write superseded it (false sibling)`)
     }
   }
   return problems
@@ -106,20 +107,10 @@ function checkFinal(key: string, history: KvHistory, byValue: ReadonlyMap<string
     const applied = write.outcome === 'ok' || (write.value !== null && final.has(write.value))
     if (!applied) continue
     for (const covered of write.covers) {
-      if (final.has(covered) && !isRetried(covered, byValue)) problems.push(`${key}: ${covered} survives although write #${write.id} (${write.value ?? 'delete'}) superseded it`)
+      if (final.has(covered)) problems.push(`${key}: ${covered} survives although write #${write.id} (${write.value ?? 'delete'}) superseded it`)
     }
   }
   return problems
-}
-
-/**
- * A put retried with the same X-Request-Id after a failure may have been applied twice: request ids are
- * remembered per node, and a retry that reaches a different primary (the first failed over) mints a second dot
- * with the same value. A later write whose read saw only one copy covers only that one, so for such values the
- * covering rule is checked no further (they are still checked for loss).
- */
-function isRetried(value: string, byValue: ReadonlyMap<string, KvWrite>): boolean {
-  return byValue.get(value)?.retried === true
 }
 
 /** Some write invoked before `untilMs` carried a context that covered `value`. */

@@ -79,6 +79,8 @@ export interface PutRequest extends WriteOptions {
   readonly contentType: string
   /** The decoded X-Context: what this write supersedes. null = concurrent with everything stored. */
   readonly context: VersionVector | null
+  /** Request ids the X-Context names (causal-context.ts): the writes it supersedes by id. */
+  readonly seenWriteIds?: readonly string[]
   /** X-Request-Id: a retry with the same id is applied once and answered with the first result. */
   readonly clientRequestId?: string
   /** returnbody=true: answer with the object after the write, like a GET. */
@@ -90,6 +92,7 @@ export interface DeleteRequest extends WriteOptions {
   readonly bucket: string
   readonly key: string
   readonly context: VersionVector | null
+  readonly seenWriteIds?: readonly string[]
   readonly clientRequestId?: string
 }
 

@@ -69,6 +69,8 @@ export interface WriteSpec extends KeyAddress {
   readonly pw: number
   readonly content: WriteContent
   readonly context: VersionVector | null
+  /** Request ids the client's context names: superseded by id as well (retried writes, sibling.ts). */
+  readonly seenWriteIds?: readonly string[]
   readonly clientRequestId?: string
   readonly returnBody: boolean
   readonly deadlineMs: Millis
@@ -171,12 +173,13 @@ export class Coordinator {
       ...plan.address, conflict: plan.conflict, n: plan.n, w, pw, content, context: request.context, returnBody,
       deadlineMs: this.deadline(request.timeoutMs),
       ...(request.clientRequestId === undefined ? {} : { clientRequestId: request.clientRequestId }),
+      ...(request.seenWriteIds === undefined || request.seenWriteIds.length === 0 ? {} : { seenWriteIds: request.seenWriteIds }),
     }
     this.route(spec, [], (result, next) => reply(clientResponseOf(result, returnBody), next), out)
   }
 
   /** A write forwarded to us as the first live primary: coordinate it and answer the forwarder. */
-  forwarded(from: PeerAddress, callId: CallId, message: ReplicaWrite, context: VersionVector | null, out: Out): void {
+  forwarded(from: PeerAddress, callId: CallId, message: ReplicaWrite, context: VersionVector | null, seenWriteIds: readonly string[], out: Out): void {
     const answer: Answer = (result, next) => void next.push({
       kind: 'respond', to: from, callId, message: { kind: 'replica-write-reply', from: this.ports.cluster.self, result },
     })
@@ -185,6 +188,7 @@ export class Coordinator {
       n: message.n, w: message.w, pw: message.pw, content: message.content, context, returnBody: message.returnBody,
       deadlineMs: this.ports.cluster.nowMs() + message.timeoutMs,
       ...(message.clientRequestId === undefined ? {} : { clientRequestId: message.clientRequestId }),
+      ...(seenWriteIds.length === 0 ? {} : { seenWriteIds }),
     }
     this.coordinate(spec, answer, out)
   }
@@ -220,7 +224,7 @@ export class Coordinator {
       kind: 'replica-write', from: this.ports.cluster.self, partition: spec.partition, bucket: spec.bucket, key: spec.key,
       conflict: spec.conflict, n: spec.n, w: spec.w, pw: spec.pw, content: spec.content, timeoutMs: Math.floor(remainingMs),
       returnBody: spec.returnBody,
-      ...(spec.context === null ? {} : { context: encodeCausalContext(spec.context) }),
+      ...(spec.context === null ? {} : { context: encodeCausalContext(spec.context, spec.seenWriteIds) }),
       ...(spec.clientRequestId === undefined ? {} : { clientRequestId: spec.clientRequestId }),
     }
     this.ports.io.call(address, message, remainingMs, out, (outcome, next) => {
@@ -267,7 +271,7 @@ export class Coordinator {
     this.ports.replica.mint(spec, out, (minted, next) => {
       if (minted.kind === 'refused') return decide({ kind: 'error', code: minted.code, message: minted.message }, next)
       if (minted.kind === 'failed') return decide({ kind: 'error', code: 'STORAGE_ERROR', message: minted.message }, next)
-      const context = spec.content.kind === 'tombstone' ? '' : encodeCausalContext(writtenContext(spec, minted))
+      const context = spec.content.kind === 'tombstone' ? '' : encodeCausalContext(writtenContext(spec, minted), ownWriteId(spec))
       written = { kind: 'written', context, ...(spec.returnBody ? { object: minted.encoded } : {}) }
       quorum.add(self, 'ack')
       decide(null, next)
@@ -428,7 +432,13 @@ function readReplyOf(outcome: CallOutcome): ReadReply {
  * history). A retried request id answers with the writer's own context: the first attempt's dot is not known
  * here, and covering less is safe (at worst a false sibling of its own value), covering more is not.
  */
+/** The PUT's own request id goes into the context it hands back, so the client's next write replaces it by id too. */
+function ownWriteId(spec: WriteSpec): readonly string[] {
+  return spec.conflict === 'lww' || spec.clientRequestId === undefined ? [] : [spec.clientRequestId]
+}
+
 function writtenContext(spec: { readonly context: VersionVector | null }, minted: MintOutcome): VersionVector {
   if (minted.kind === 'minted') return contextAfterWrite(minted.object, spec.context, minted.newDot)
+  if (minted.kind === 'duplicate' && minted.dot !== undefined) return contextAfterWrite(minted.object, spec.context, minted.dot)
   return spec.context ?? emptyVersionVector
 }

@@ -19,7 +19,7 @@ import type { IoContinuations, Out } from '../node/io-continuations.ts'
 import type { Mutation, StorageResult } from '../node/storage-operation.ts'
 import type { Actor, Dot } from '../versioning/actor.ts'
 import { formatDot } from '../versioning/actor.ts'
-import { latestTimestamp, mergeObjects, updateObject } from '../versioning/dotted-version-vector-set.ts'
+import { collapseRetriedWrites, latestTimestamp, mergeObjects, findWrite, updateObject } from '../versioning/dotted-version-vector-set.ts'
 import type { HlcTimestamp } from '../versioning/hybrid-logical-clock.ts'
 import { mergeLastWriteWins, updateLastWriteWins } from '../versioning/last-write-wins.ts'
 import { decodeObject, encodeObject } from '../versioning/object-codec.ts'
@@ -50,14 +50,19 @@ export interface MintRequest extends KeyAddress {
   readonly conflict: ConflictMode
   readonly content: WriteContent
   readonly context: VersionVector | null
+  readonly seenWriteIds?: readonly string[]
   readonly clientRequestId?: string
 }
 
 export type MintOutcome =
   /** `newDot` is the dot this write created: the coordinator hands the writer back its context plus this dot. */
   | { readonly kind: 'minted'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array; readonly newDot: Dot }
-  /** The client's request id was applied before: nothing written; the stored object is what it produced. */
-  | { readonly kind: 'duplicate'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array }
+  /**
+   * The client's request id was applied before: nothing written; the stored object is what it produced. `dot` is
+   * that write's dot when the object still holds its sibling (a retry that arrived after the first attempt's
+   * replica write did).
+   */
+  | { readonly kind: 'duplicate'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array; readonly dot?: Dot }
   | { readonly kind: 'refused'; readonly code: ClientErrorCode; readonly message: string }
   | { readonly kind: 'failed'; readonly message: string }
 
@@ -71,7 +76,12 @@ export type MergeOutcome = 'stored' | 'failed'
 type Job = (out: Out, finish: (out: Out) => void) => void
 
 export function mergeFor(conflict: ConflictMode): (a: DottedVersionVectorSet, b: DottedVersionVectorSet) => DottedVersionVectorSet {
-  return conflict === 'lww' ? mergeLastWriteWins : mergeObjects
+  return conflict === 'lww' ? mergeLastWriteWins : mergeSiblings
+}
+
+/** The join, then one sibling per client write (a retry minted on two primaries is one write). */
+function mergeSiblings(a: DottedVersionVectorSet, b: DottedVersionVectorSet): DottedVersionVectorSet {
+  return collapseRetriedWrites(mergeObjects(a, b))
 }
 
 export class Replica {
@@ -91,6 +101,13 @@ export class Replica {
       this.read(request, next, (stored, afterRead) => {
         if (stored.kind === 'failed') return finish(afterRead, () => done(stored, afterRead))
         const current = stored.kind === 'found' ? stored.object : emptyObject
+        const earlier = stored.kind === 'found' ? this.earlierAttempt(current, request) : null
+        if (earlier !== null && stored.kind === 'found') {
+          const duplicate: MintOutcome = earlier.kind === 'live'
+            ? { kind: 'duplicate', object: current, encoded: stored.encoded, dot: earlier.sibling.dot }
+            : { kind: 'duplicate', object: current, encoded: stored.encoded }
+          return finish(afterRead, () => done(duplicate, afterRead))
+        }
         const updated = this.apply(current, request)
         if (updated.kind !== 'minted') return finish(afterRead, () => done(updated, afterRead))
         const put: Mutation = {
@@ -147,12 +164,27 @@ export class Replica {
     return mutations
   }
 
+  /**
+   * What an earlier attempt of this client request left here, minted by another primary and replicated to us: its
+   * sibling, or its retirement by a later write. Minting again would make a twin for collapseRetriedWrites to
+   * remove, or bring back a write the client already replaced. (This node's own request-id records catch
+   * retries of writes it minted itself, for longer.)
+   */
+  private earlierAttempt(current: DottedVersionVectorSet, request: MintRequest): ReturnType<typeof findWrite> {
+    if (request.conflict === 'lww' || request.clientRequestId === undefined) return null
+    return findWrite(current, request.clientRequestId)
+  }
+
   private apply(current: DottedVersionVectorSet, request: MintRequest): { kind: 'minted'; object: DottedVersionVectorSet; encoded: Uint8Array; dot: Uint8Array; newDot: Dot } | Extract<MintOutcome, { kind: 'refused' }> {
     const timestamp = this.ports.stamp(latestTimestamp(current))
     const { actor, limits } = this.ports
     const outcome = request.conflict === 'lww'
       ? updateLastWriteWins(current, { content: request.content, actor, timestamp }, limits)
-      : updateObject(current, { context: request.context, content: request.content, actor, timestamp }, limits)
+      : updateObject(current, {
+          context: request.context, content: request.content, actor, timestamp,
+          ...(request.clientRequestId === undefined ? {} : { writeId: request.clientRequestId }),
+          ...(request.seenWriteIds === undefined ? {} : { seenWriteIds: request.seenWriteIds }),
+        }, limits)
     switch (outcome.kind) {
       case 'updated': {
         this.counters.mints++

@@ -149,7 +149,7 @@ export class Replication {
       this.counters.malformedRequests++
       return refuse('INVALID_PARAMETER', 'the forwarded write names an impossible partition or quorum')
     }
-    this.coordinator.forwarded(from, callId, message, decoded === null ? null : decoded.context, out)
+    this.coordinator.forwarded(from, callId, message, decoded === null ? null : decoded.context, decoded === null ? [] : decoded.writeIds, out)
   }
 
   private putBucketProps(requestId: RequestId, bucket: string, patch: Partial<BucketProps>, out: Out): void {

@@ -15,7 +15,9 @@ export function objectResponse(object: DottedVersionVectorSet): ObjectResponse {
   const siblings = read.kind === 'found'
     ? read.values.map((v) => ({ value: v.value, contentType: v.contentType, timestamp: v.timestamp.physicalMs }))
     : []
-  return { kind: 'object', siblings, context: encodeCausalContext(read.context), deleted: read.kind === 'deleted' }
+  // The ids of every write the read saw (tombstones too): a write with this context replaces them by id as well.
+  const writeIds = object.siblings.flatMap((sibling) => (sibling.writeId === undefined ? [] : [sibling.writeId]))
+  return { kind: 'object', siblings, context: encodeCausalContext(read.context, writeIds), deleted: read.kind === 'deleted' }
 }
 
 export function unavailable(required: number, acknowledged: number, message: string): WriteResult {

@@ -26,11 +26,12 @@ import type { HlcTimestamp } from './hybrid-logical-clock.ts'
 import { compareHlcTimestamps, isValidHlcTimestamp } from './hybrid-logical-clock.ts'
 import { encodedObjectSize } from './object-codec.ts'
 import type { DottedVersionVectorSet, LiveContent, Sibling, SiblingContent } from './sibling.ts'
-import { emptyObject, isValidContentType } from './sibling.ts'
+import { compareRetired, emptyObject, isValidContentType, isValidWriteId } from './sibling.ts'
+import type { RetiredWrite } from './sibling.ts'
 import type { VersionVector } from './version-vector.ts'
 import { counterOf, coversDot, joinVersionVectors, versionVectorProblem, withCounter } from './version-vector.ts'
 import type { VersioningLimits } from './versioning-limits.ts'
-import { defaultVersioningLimits } from './versioning-limits.ts'
+import { defaultVersioningLimits, MAX_RETIRED_WRITES } from './versioning-limits.ts'
 
 export type { DottedVersionVectorSet, LiveContent, Sibling, SiblingContent, Tombstone } from './sibling.ts'
 export { emptyObject } from './sibling.ts'
@@ -44,6 +45,10 @@ export interface Write {
   readonly actor: Actor
   /** From the coordinator's hybrid logical clock, after observing the object's newest timestamp. */
   readonly timestamp: HlcTimestamp
+  /** The client's request id, recorded in the sibling so that a retry minted elsewhere collapses into it. */
+  readonly writeId?: string
+  /** Request ids the client's context names (causal-context.ts): writes it saw, superseded by id as well as by dot. */
+  readonly seenWriteIds?: readonly string[]
 }
 
 /** A live sibling as a read returns it. */
@@ -101,11 +106,21 @@ export function updateObject(
   // actor that our copy lost, and reusing it would make the new write look already seen.
   const counter = Math.max(counterOf(object.history, actor), context === null ? 0 : counterOf(context, actor)) + 1
   const dot: Dot = { node: actor.node, generation: actor.generation, counter }
-  const kept = context === null ? object.siblings : object.siblings.filter((sibling) => !coversDot(context, sibling.dot))
-  const siblings = insertSibling(kept, { dot, timestamp: write.timestamp, content: write.content })
+  // Ids the client saw; never its own (a client reusing a request id for a new write gets no dedup, not a loss).
+  const seen = context === null ? [] : (write.seenWriteIds ?? []).filter((id) => id !== write.writeId)
+  const kept = context === null ? object.siblings : supersede(object.siblings, context, seen)
   // The context joins the history: siblings it covers that reach this replica later are superseded on arrival.
   const history = withCounter(context === null ? object.history : joinVersionVectors(object.history, context), actor, counter)
-  const updated: DottedVersionVectorSet = { history, siblings }
+  const superseded = object.siblings.filter((old) => !kept.includes(old)).map((old) => old.writeId)
+  const retired = retire(object.retired, [...superseded, ...seen], write.timestamp.physicalMs)
+  // A write never carries an id its own object has retired: the next merge would drop it as a stale retry. (A
+  // replica answers a retired id as a duplicate before minting; this guards callers that do not.)
+  const writeId = write.writeId !== undefined && isValidWriteId(write.writeId) && !isRetired(retired, write.writeId) ? write.writeId : undefined
+  const sibling: Sibling = writeId === undefined
+    ? { dot, timestamp: write.timestamp, content: write.content }
+    : { dot, timestamp: write.timestamp, content: write.content, writeId }
+  const siblings = insertSibling(kept, sibling)
+  const updated: DottedVersionVectorSet = retired.length === 0 ? { history, siblings } : { history, siblings, retired }
   assert(coversDot(updated.history, dot) && siblings.length <= object.siblings.length + 1, `update lost its own dot ${formatDot(dot)}`)
   return checkedUpdate(updated, dot, limits)
 }
@@ -143,7 +158,82 @@ export function mergeObjects(a: DottedVersionVectorSet, b: DottedVersionVectorSe
       j++
     }
   }
-  return { history: joinVersionVectors(a.history, b.history), siblings }
+  const history = joinVersionVectors(a.history, b.history)
+  const retired = joinRetired(a.retired ?? [], b.retired ?? [])
+  return retired.length === 0 ? { history, siblings } : { history, siblings, retired }
+}
+
+/**
+ * Keeps one sibling per client write. A client's retry that reached another primary minted a second dot for the
+ * same write (sibling.ts):
+ *  - when both are present, the latest by (timestamp, dot) stays, so every replica keeps the same one, and it is
+ *    the one whose dot the client holds: a client retries after its earlier attempt failed, so the context it got
+ *    back names the last attempt's dot;
+ *  - when the write id is retired (a later write superseded one of the attempts), every attempt goes.
+ * A dropped sibling's dot stays in the history, which makes it look superseded, exactly as if a write had
+ * replaced it. That is a valid local step of the semilattice (it only removes a sibling the history covers), so
+ * replicas that apply it after every merge still converge; mergeObjects stays the pure join and the replication
+ * layer merges with both. If clocks are skewed by more than the client's retry interval, the kept one can be the
+ * earlier attempt; the cost is that the client's next write with its PUT context leaves its own value as a
+ * sibling, never a lost write.
+ */
+export function collapseRetriedWrites(object: DottedVersionVectorSet): DottedVersionVectorSet {
+  let latest: Map<string, Sibling> | null = null
+  let drop = false
+  const retired = object.retired ?? []
+  for (const sibling of object.siblings) {
+    if (sibling.writeId === undefined) continue
+    latest ??= new Map()
+    const other = latest.get(sibling.writeId)
+    if (other !== undefined || isRetired(retired, sibling.writeId)) drop = true
+    if (other === undefined || laterWrite(sibling, other)) latest.set(sibling.writeId, sibling)
+  }
+  if (!drop || latest === null) return object
+  const kept = latest
+  const siblings = object.siblings.filter(
+    (sibling) => sibling.writeId === undefined || (kept.get(sibling.writeId) === sibling && !isRetired(retired, sibling.writeId)),
+  )
+  return { ...object, siblings }
+}
+
+/** What the object knows of the client write with this request id: its live sibling, retired, or nothing. */
+export function findWrite(object: DottedVersionVectorSet, writeId: string): { readonly kind: 'live'; readonly sibling: Sibling } | { readonly kind: 'retired' } | null {
+  const sibling = object.siblings.find((candidate) => candidate.writeId === writeId)
+  if (sibling !== undefined) return { kind: 'live', sibling }
+  return isRetired(object.retired ?? [], writeId) ? { kind: 'retired' } : null
+}
+
+function isRetired(retired: readonly RetiredWrite[], writeId: string): boolean {
+  return retired.some((entry) => entry.writeId === writeId)
+}
+
+/** Adds the ids of superseded writes to the retired list, keeping the newest MAX_RETIRED_WRITES. */
+function retire(retired: readonly RetiredWrite[] | undefined, superseded: readonly (string | undefined)[], physicalMs: number): readonly RetiredWrite[] {
+  const added: RetiredWrite[] = []
+  for (const writeId of superseded) if (writeId !== undefined && isValidWriteId(writeId)) added.push({ writeId, physicalMs })
+  return joinRetired(retired ?? [], added)
+}
+
+/** Union of two retired lists, newest first, at most MAX_RETIRED_WRITES; an id keeps its newest retirement. */
+function joinRetired(a: readonly RetiredWrite[], b: readonly RetiredWrite[]): readonly RetiredWrite[] {
+  if (b.length === 0) return a
+  if (a.length === 0 && b.length <= MAX_RETIRED_WRITES && isSortedRetired(b)) return b
+  const byId = new Map<string, RetiredWrite>()
+  for (const entry of [...a, ...b]) {
+    const other = byId.get(entry.writeId)
+    if (other === undefined || entry.physicalMs > other.physicalMs) byId.set(entry.writeId, entry)
+  }
+  return [...byId.values()].sort(compareRetired).slice(0, MAX_RETIRED_WRITES)
+}
+
+function isSortedRetired(list: readonly RetiredWrite[]): boolean {
+  for (let i = 1; i < list.length; i++) if (compareRetired(list[i - 1] as RetiredWrite, list[i] as RetiredWrite) >= 0) return false
+  return true
+}
+
+function laterWrite(a: Sibling, b: Sibling): boolean {
+  const order = compareHlcTimestamps(a.timestamp, b.timestamp)
+  return order !== 0 ? order > 0 : compareDots(a.dot, b.dot) > 0
 }
 
 /** Merges any number of replies, e.g. a read quorum's; the empty merge is the empty object. */
@@ -168,6 +258,17 @@ export function latestTimestamp(object: DottedVersionVectorSet): HlcTimestamp | 
 
 export function liveContent(sibling: Sibling): LiveContent | null {
   return sibling.content.kind === 'value' ? sibling.content : null
+}
+
+/**
+ * The siblings a write with `context` leaves standing. Besides the ones the context covers, it drops the writes
+ * the context names by id and the retry twins (same write id, another dot) of covered siblings: the client saw
+ * that write, whichever of its dots it read.
+ */
+function supersede(siblings: readonly Sibling[], context: VersionVector, seenWriteIds: readonly string[]): readonly Sibling[] {
+  const replaced = new Set<string>(seenWriteIds)
+  for (const sibling of siblings) if (sibling.writeId !== undefined && coversDot(context, sibling.dot)) replaced.add(sibling.writeId)
+  return siblings.filter((sibling) => !coversDot(context, sibling.dot) && (sibling.writeId === undefined || !replaced.has(sibling.writeId)))
 }
 
 function checkedUpdate(object: DottedVersionVectorSet, dot: Dot, limits: VersioningLimits): UpdateOutcome {
@@ -207,6 +308,7 @@ function assertWrite(write: Write): void {
  */
 function assertSameWrite(x: Sibling, y: Sibling): void {
   assert(compareHlcTimestamps(x.timestamp, y.timestamp) === 0, `dot ${formatDot(x.dot)} carries two timestamps`)
+  assert(x.writeId === y.writeId, `dot ${formatDot(x.dot)} carries two write ids`)
   const sameContent =
     x.content.kind === y.content.kind &&
     (x.content.kind === 'tombstone' ||

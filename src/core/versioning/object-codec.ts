@@ -5,8 +5,12 @@
  *
  * Format, version 1 (integers are minimal unsigned LEB128):
  *   0xC7 0x01 · history (as in causal-context.ts) · sibling count · per sibling:
- *     actor index into the history · counter · physicalMs · logical · kind (0 tombstone, 1 value)
+ *     actor index into the history · counter · physicalMs · logical · kind
+ *     · for kinds 2 and 3: write id (length + UTF-8)
  *     · for a value: content type (length + UTF-8) · value (length + bytes)
+ *   · then, only when the object has retired writes: their count · per entry: physicalMs · write id (length + UTF-8)
+ *   kind: bit 0 set for a value (clear for a tombstone), bit 1 set when the sibling carries a write id; a sibling
+ *   without one is encoded exactly as before write ids existed.
  * A sibling names its actor by index into the history, which is shorter and makes "the history covers every
  * sibling" partly structural; the decoder checks the rest of sibling.ts's invariants.
  *
@@ -20,16 +24,17 @@ import { ByteReader, DecodeFailure } from './byte-reader.ts'
 import { ByteWriter, utf8Length, varintSize } from './byte-writer.ts'
 import { readVersionVector, versionVectorSize, writeVersionVector } from './causal-context.ts'
 import { MAX_HLC_LOGICAL } from './hybrid-logical-clock.ts'
-import type { DottedVersionVectorSet, Sibling, SiblingContent } from './sibling.ts'
+import type { DottedVersionVectorSet, RetiredWrite, Sibling, SiblingContent } from './sibling.ts'
 import { objectProblem } from './sibling.ts'
 import type { VersionVector, VersionVectorEntry } from './version-vector.ts'
 import { indexOf } from './version-vector.ts'
-import { defaultVersioningLimits, MAX_CONTENT_TYPE_BYTES } from './versioning-limits.ts'
+import { defaultVersioningLimits, MAX_CONTENT_TYPE_BYTES, MAX_RETIRED_WRITES, MAX_WRITE_ID_BYTES } from './versioning-limits.ts'
 
 const MAGIC = 0xc7
 const OBJECT_FORMAT_VERSION = 1
 const TOMBSTONE = 0
 const VALUE = 1
+const HAS_WRITE_ID = 2
 
 export type ObjectDecoding =
   | { readonly kind: 'decoded'; readonly object: DottedVersionVectorSet }
@@ -46,6 +51,14 @@ export function encodeObject(object: DottedVersionVectorSet): Uint8Array {
   writeVersionVector(writer, object.history)
   writer.varint(object.siblings.length)
   for (const sibling of object.siblings) writeSibling(writer, object.history, sibling)
+  const retired = object.retired ?? []
+  if (retired.length > 0) {
+    writer.varint(retired.length)
+    for (const entry of retired) {
+      writer.varint(entry.physicalMs)
+      writer.text(entry.writeId)
+    }
+  }
   const bytes = writer.finish()
   assert(bytes.length === size, `encoded ${bytes.length} bytes, predicted ${size}`)
   return bytes
@@ -58,10 +71,20 @@ export function encodedObjectSize(object: DottedVersionVectorSet): number {
     const { dot, timestamp, content } = sibling
     size += varintSize(indexOf(object.history, dot)) + varintSize(dot.counter) + 1
     size += varintSize(timestamp.physicalMs) + varintSize(timestamp.logical)
+    if (sibling.writeId !== undefined) {
+      const idBytes = utf8Length(sibling.writeId)
+      size += varintSize(idBytes) + idBytes
+    }
     if (content.kind === 'value') {
       const typeBytes = utf8Length(content.contentType)
       size += varintSize(typeBytes) + typeBytes + varintSize(content.value.length) + content.value.length
     }
+  }
+  const retired = object.retired ?? []
+  if (retired.length > 0) size += varintSize(retired.length)
+  for (const entry of retired) {
+    const idBytes = utf8Length(entry.writeId)
+    size += varintSize(entry.physicalMs) + varintSize(idBytes) + idBytes
   }
   return size
 }
@@ -81,8 +104,9 @@ export function decodeObject(
     if (version !== OBJECT_FORMAT_VERSION) return corrupt(`unknown object format ${version}`)
     const history = readVersionVector(reader)
     const siblings = readSiblings(reader, history)
+    const retired = reader.remaining > 0 ? readRetired(reader) : []
     reader.expectEnd()
-    const object: DottedVersionVectorSet = { history, siblings }
+    const object: DottedVersionVectorSet = retired.length === 0 ? { history, siblings } : { history, siblings, retired }
     // The pair of encodeObject's check: a decoded object satisfies the same invariants.
     const problem = objectProblem(object)
     return problem === null ? { kind: 'decoded', object } : corrupt(problem)
@@ -98,11 +122,10 @@ function writeSibling(writer: ByteWriter, history: VersionVector, sibling: Sibli
   writer.varint(sibling.dot.counter)
   writer.varint(sibling.timestamp.physicalMs)
   writer.varint(sibling.timestamp.logical)
-  if (sibling.content.kind === 'tombstone') {
-    writer.byte(TOMBSTONE)
-    return
-  }
-  writer.byte(VALUE)
+  const flags = sibling.writeId === undefined ? 0 : HAS_WRITE_ID
+  writer.byte((sibling.content.kind === 'tombstone' ? TOMBSTONE : VALUE) | flags)
+  if (sibling.writeId !== undefined) writer.text(sibling.writeId)
+  if (sibling.content.kind === 'tombstone') return
   writer.text(sibling.content.contentType)
   writer.blob(sibling.content.value)
 }
@@ -119,12 +142,29 @@ function readSiblings(reader: ByteReader, history: VersionVector): Sibling[] {
     const physicalMs = reader.varint()
     const logical = reader.varint()
     if (logical > MAX_HLC_LOGICAL) throw new DecodeFailure('logical clock out of range')
-    const sibling: Sibling = { dot, timestamp: { physicalMs, logical }, content: readContent(reader) }
+    const kind = reader.byte()
+    if (kind > (VALUE | HAS_WRITE_ID)) throw new DecodeFailure(`unknown sibling kind ${kind}`)
+    const writeId = (kind & HAS_WRITE_ID) === 0 ? undefined : reader.text(MAX_WRITE_ID_BYTES)
+    const content = readContent(reader, kind & VALUE)
+    const timestamp = { physicalMs, logical }
+    const sibling: Sibling = writeId === undefined ? { dot, timestamp, content } : { dot, timestamp, content, writeId }
     const previous = siblings[i - 1]
     if (previous !== undefined && compareDots(previous.dot, dot) >= 0) throw new DecodeFailure('siblings out of order')
     siblings.push(sibling)
   }
   return siblings
+}
+
+function readRetired(reader: ByteReader): RetiredWrite[] {
+  const count = reader.varint()
+  // An empty list is written as nothing, so a zero count would be a second encoding of the same object.
+  if (count === 0 || count > MAX_RETIRED_WRITES) throw new DecodeFailure(`${count} retired writes`)
+  const retired: RetiredWrite[] = []
+  for (let i = 0; i < count; i++) {
+    const physicalMs = reader.varint()
+    retired.push({ physicalMs, writeId: reader.text(MAX_WRITE_ID_BYTES) })
+  }
+  return retired
 }
 
 function readDot(reader: ByteReader, actor: VersionVectorEntry): Dot {
@@ -133,10 +173,8 @@ function readDot(reader: ByteReader, actor: VersionVectorEntry): Dot {
   return { node: actor.node, generation: actor.generation, counter }
 }
 
-function readContent(reader: ByteReader): SiblingContent {
-  const kind = reader.byte()
+function readContent(reader: ByteReader, kind: number): SiblingContent {
   if (kind === TOMBSTONE) return { kind: 'tombstone' }
-  if (kind !== VALUE) throw new DecodeFailure(`unknown sibling kind ${kind}`)
   const contentType = reader.text(MAX_CONTENT_TYPE_BYTES)
   const value = reader.blob(reader.remaining)
   return { kind: 'value', value, contentType }

@@ -17,7 +17,7 @@ import type { HlcTimestamp } from './hybrid-logical-clock.ts'
 import { isValidHlcTimestamp } from './hybrid-logical-clock.ts'
 import type { VersionVector } from './version-vector.ts'
 import { coversDot, versionVectorProblem } from './version-vector.ts'
-import { MAX_CONTENT_TYPE_BYTES } from './versioning-limits.ts'
+import { MAX_CONTENT_TYPE_BYTES, MAX_RETIRED_WRITES, MAX_WRITE_ID_BYTES } from './versioning-limits.ts'
 
 export interface LiveContent {
   readonly kind: 'value'
@@ -37,6 +37,20 @@ export interface Sibling {
   /** When it was written, by the coordinator's hybrid logical clock; the API's `timestamp`, and LWW's order. */
   readonly timestamp: HlcTimestamp
   readonly content: SiblingContent
+  /**
+   * The client's request id (X-Request-Id) of the write that created this sibling, when it sent one. A client
+   * that retries after a timeout sends the same id again; if the retry reaches another primary (failover,
+   * partition), that primary mints a second dot for the same write. The id lets every merge recognise the two
+   * siblings as one write and keep one of them (collapseRetriedWrites), so a retry never shows up as a sibling.
+   */
+  readonly writeId?: string
+}
+
+/** A client write (by request id) that a later write superseded; see DottedVersionVectorSet.retired. */
+export interface RetiredWrite {
+  readonly writeId: string
+  /** Physical time of the write that superseded it: the newest retirements are the ones kept. */
+  readonly physicalMs: number
 }
 
 export interface DottedVersionVectorSet {
@@ -44,9 +58,20 @@ export interface DottedVersionVectorSet {
   readonly history: VersionVector
   /** The writes not superseded by anything in the history, sorted by dot. */
   readonly siblings: readonly Sibling[]
+  /**
+   * Request ids of the most recently superseded writes (at most MAX_RETIRED_WRITES, newest first, then by id).
+   * A retry of such a write minted on another primary, or arriving late, is the write the client already
+   * replaced, not a new one: a replica does not mint it again and a merge drops its sibling. Absent when empty.
+   */
+  readonly retired?: readonly RetiredWrite[]
 }
 
 export const emptyObject: DottedVersionVectorSet = Object.freeze({ history: Object.freeze([]), siblings: Object.freeze([]) })
+
+/** A write id worth recording: non-empty well-formed text of at most MAX_WRITE_ID_BYTES. */
+export function isValidWriteId(writeId: string): boolean {
+  return typeof writeId === 'string' && writeId.length > 0 && utf8Length(writeId) <= MAX_WRITE_ID_BYTES && isWellFormedText(writeId)
+}
 
 export function isValidContentType(contentType: string): boolean {
   return (
@@ -68,13 +93,28 @@ export function objectProblem(object: DottedVersionVectorSet): string | null {
     if (previous !== undefined && compareDots(previous.dot, sibling.dot) >= 0) return `sibling ${i} is out of order`
     if (!coversDot(object.history, sibling.dot)) return `sibling ${i} has a dot the history does not cover`
   }
+  const retired = object.retired ?? []
+  if (retired.length > MAX_RETIRED_WRITES) return `${retired.length} retired writes, more than ${MAX_RETIRED_WRITES}`
+  for (let i = 0; i < retired.length; i++) {
+    const entry = retired[i] as RetiredWrite
+    if (!isValidWriteId(entry.writeId) || !Number.isSafeInteger(entry.physicalMs) || entry.physicalMs < 0) return `retired write ${i} is invalid`
+    const previous = retired[i - 1]
+    if (previous !== undefined && compareRetired(previous, entry) >= 0) return `retired write ${i} is out of order`
+  }
   return null
+}
+
+/** Newest first, then by id: the order retired lists are kept in, so that one object has one encoding. */
+export function compareRetired(a: RetiredWrite, b: RetiredWrite): number {
+  if (a.physicalMs !== b.physicalMs) return b.physicalMs - a.physicalMs
+  return a.writeId < b.writeId ? -1 : a.writeId > b.writeId ? 1 : 0
 }
 
 function siblingProblem(sibling: Sibling): string | null {
   if (!isValidActor(sibling.dot)) return 'invalid actor'
   if (!Number.isSafeInteger(sibling.dot.counter) || sibling.dot.counter < 1) return 'invalid counter'
   if (!isValidHlcTimestamp(sibling.timestamp)) return 'invalid timestamp'
+  if (sibling.writeId !== undefined && !isValidWriteId(sibling.writeId)) return 'invalid write id'
   if (sibling.content.kind === 'tombstone') return null
   if (!(sibling.content.value instanceof Uint8Array)) return 'value is not a Uint8Array'
   if (!isValidContentType(sibling.content.contentType)) return 'invalid content type'

@@ -37,3 +37,13 @@ export const defaultVersioningLimits: VersioningLimits = {
 
 /** Content types are short MIME strings; longer ones are rejected rather than stored in every sibling. */
 export const MAX_CONTENT_TYPE_BYTES = 255
+
+/** Request ids recorded in siblings; the HTTP API accepts X-Request-Id of at most 128 characters. */
+export const MAX_WRITE_ID_BYTES = 128
+
+/**
+ * Superseded request ids an object remembers. A retry races its own earlier attempt for the length of a client
+ * timeout or a partition, during which a key rarely sees more than a few superseding writes; each entry costs its
+ * id's bytes in every copy of the object.
+ */
+export const MAX_RETIRED_WRITES = 4

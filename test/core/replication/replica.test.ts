@@ -84,4 +84,35 @@ describe('Replica', () => {
     expect(outcomes).toEqual(['failed'])
     expect(h.replica.counters.refusedOverload).toBe(1)
   })
+
+  it('answers a retry whose first attempt another primary already replicated here as a duplicate, minting nothing', () => {
+    const h = new Harness()
+    const other = new Replica({
+      io: h.io, actor: makeActor(nodeId('n2'), 1), stamp: () => ({ physicalMs: 1, logical: 0 }), limits: defaultVersioningLimits, maxQueued: 2,
+    })
+    const outcomes: MintOutcome[] = []
+    // n2 minted the first attempt and its replica write reached this node.
+    other.mint({ ...blind('k', 'mine'), clientRequestId: 'req-1' }, h.pending, (o) => outcomes.push(o))
+    h.complete('read')
+    h.complete('write')
+    // The client's retry, through a coordinator that now forwards to this node.
+    h.replica.mint({ ...blind('k', 'mine'), clientRequestId: 'req-1' }, h.pending, (o) => outcomes.push(o))
+    h.complete('read')
+    expect(h.pending).toEqual([])
+    const retry = outcomes[1]
+    expect(retry?.kind).toBe('duplicate')
+    expect(retry?.kind === 'duplicate' ? retry.dot?.node : null).toBe('n2')
+    // A different request id is a different write, and mints.
+    h.replica.mint({ ...blind('k', 'mine'), clientRequestId: 'req-2' }, h.pending, (o) => outcomes.push(o))
+    h.complete('read')
+    h.complete('write')
+    expect(outcomes[2]?.kind).toBe('minted')
+    // A write that saw req-1 retires it; a retry of req-1 arriving after that is not minted on top of it.
+    h.replica.mint({ ...blind('k', 'newer'), context: [], seenWriteIds: ['req-1'] }, h.pending, (o) => outcomes.push(o))
+    h.complete('read')
+    h.complete('write')
+    h.replica.mint({ ...blind('k', 'mine'), clientRequestId: 'req-1' }, h.pending, (o) => outcomes.push(o))
+    h.complete('read')
+    expect(outcomes.map((o) => o.kind)).toEqual(['minted', 'duplicate', 'minted', 'minted', 'duplicate'])
+  })
 })

@@ -51,7 +51,7 @@ describe('causal context', () => {
         const text = encodeCausalContext(context)
         expect(text).toMatch(/^[A-Za-z0-9_-]+$/)
         const outcome = decodeCausalContext(text)
-        expect(outcome).toEqual({ kind: 'decoded', context })
+        expect(outcome).toEqual({ kind: 'decoded', context, writeIds: [] })
       }),
       { seed: 0xc7_0001, numRuns: 200 },
     )
@@ -108,6 +108,6 @@ describe('causal context', () => {
     expect(decodeCausalContext(encode([1, 1, 1, a, 1, 0])).kind).toBe('malformed')
     expect(decodeCausalContext(encode([1, 1, 1, a, 0x81, 0x00, 1])).kind).toBe('malformed')
     expect(decodeCausalContext(encode([1, 1, 2, 0xc3, 0x28, 1, 1])).kind).toBe('malformed')
-    expect(decodeCausalContext(encode([1, 1, 1, a, 1, 1]))).toEqual({ kind: 'decoded', context: [{ node: 'a', generation: 1, counter: 1 }] })
+    expect(decodeCausalContext(encode([1, 1, 1, a, 1, 1]))).toEqual({ kind: 'decoded', context: [{ node: 'a', generation: 1, counter: 1 }], writeIds: [] })
   })
 })
