@@ -268,17 +268,32 @@ export class Coordinator {
       this.counters.unavailable += result === null ? 1 : 0
       answer(result ?? this.writeFailed(outcome), next)
     }
+    const replicate = (encoded: Uint8Array, next: Out): void => this.replicate(spec, plan.targets, encoded, (from, ack, after) => {
+      quorum.add(from, ack ? 'ack' : 'nack')
+      decide(null, after)
+    }, next)
+    const answerWith = (minted: MintOutcome): void => {
+      const context = spec.content.kind === 'tombstone' ? '' : encodeCausalContext(writtenContext(spec, minted), ownWriteId(spec))
+      written = { kind: 'written', context, ...(spec.returnBody && minted.kind !== 'refused' && minted.kind !== 'failed' ? { object: minted.encoded } : {}) }
+    }
+    let replicated = false
     this.ports.replica.mint(spec, out, (minted, next) => {
       if (minted.kind === 'refused') return decide({ kind: 'error', code: minted.code, message: minted.message }, next)
-      if (minted.kind === 'failed') return decide({ kind: 'error', code: 'STORAGE_ERROR', message: minted.message }, next)
-      const context = spec.content.kind === 'tombstone' ? '' : encodeCausalContext(writtenContext(spec, minted), ownWriteId(spec))
-      written = { kind: 'written', context, ...(spec.returnBody ? { object: minted.encoded } : {}) }
+      if (minted.kind === 'failed') {
+        if (!replicated) return decide({ kind: 'error', code: 'STORAGE_ERROR', message: minted.message }, next)
+        // The replicas already have it (sent before the local fsync): their acks may still make the quorum.
+        quorum.add(self, 'nack')
+        return decide(null, next)
+      }
+      if (!replicated) answerWith(minted)
       quorum.add(self, 'ack')
       decide(null, next)
-      this.replicate(spec, plan.targets, minted.encoded, (from, ack, after) => {
-        quorum.add(from, ack ? 'ack' : 'nack')
-        decide(null, after)
-      }, next)
+      // A duplicate wrote nothing new; send the stored object, so a retry still reaches w replicas.
+      if (!replicated) replicate(minted.encoded, next)
+    }, (minted, next) => {
+      replicated = true
+      answerWith(minted)
+      replicate(minted.encoded, next)
     })
   }
 

@@ -66,6 +66,8 @@ export type MintOutcome =
   | { readonly kind: 'refused'; readonly code: ClientErrorCode; readonly message: string }
   | { readonly kind: 'failed'; readonly message: string }
 
+export type MintedObject = Extract<MintOutcome, { kind: 'minted' }>
+
 export type LocalRead =
   | { readonly kind: 'found'; readonly object: DottedVersionVectorSet; readonly encoded: Uint8Array }
   | { readonly kind: 'missing' }
@@ -96,16 +98,23 @@ export class Replica {
     this.ports.io.read({ kind: 'get-object', partition, bucket, key }, out, (result, next) => done(this.decodeStored(result), next))
   }
 
-  mint(request: MintRequest, out: Out, done: (outcome: MintOutcome, out: Out) => void): void {
+  /**
+   * Mints the client's write. `minted`, when given, hears of the new object as soon as it exists, before the local
+   * write is durable, so the coordinator can send it to the other replicas while this node's fsync runs: the
+   * write then waits for one fsync round instead of two in a row. That is safe because a dot is never reused: if
+   * this node crashes before its fsync, it restarts with a new generation, and the replicas' copies stand.
+   */
+  mint(request: MintRequest, out: Out, done: (outcome: MintOutcome, out: Out) => void, minted?: (outcome: MintedObject, out: Out) => void): void {
     this.enqueue(request, out, (failure, next) => done({ kind: 'failed', message: failure }, next), (next, finish) => {
-      this.read(request, next, (stored, afterRead) => {
+      this.readForMint(request, next, (stored, appliedBefore, afterRead) => {
         if (stored.kind === 'failed') return finish(afterRead, () => done(stored, afterRead))
         const current = stored.kind === 'found' ? stored.object : emptyObject
         const earlier = stored.kind === 'found' ? this.earlierAttempt(current, request) : null
-        if (earlier !== null && stored.kind === 'found') {
-          const duplicate: MintOutcome = earlier.kind === 'live'
-            ? { kind: 'duplicate', object: current, encoded: stored.encoded, dot: earlier.sibling.dot }
-            : { kind: 'duplicate', object: current, encoded: stored.encoded }
+        if (appliedBefore || (earlier !== null && stored.kind === 'found')) {
+          const encoded = stored.kind === 'found' ? stored.encoded : encodeObject(emptyObject)
+          const duplicate: MintOutcome = earlier?.kind === 'live'
+            ? { kind: 'duplicate', object: current, encoded, dot: earlier.sibling.dot }
+            : { kind: 'duplicate', object: current, encoded }
           return finish(afterRead, () => done(duplicate, afterRead))
         }
         const updated = this.apply(current, request)
@@ -114,10 +123,35 @@ export class Replica {
           kind: 'put-object', partition: request.partition, bucket: request.bucket, key: request.key, value: updated.encoded,
           dot: updated.dot, ...(request.clientRequestId === undefined ? {} : { requestId: request.clientRequestId }),
         }
+        minted?.({ kind: 'minted', object: updated.object, encoded: updated.encoded, newDot: updated.newDot }, afterRead)
         this.ports.io.write([put], 'durable', afterRead, (result, afterWrite) => {
           finish(afterWrite, () => done(this.mintResult(result, updated, stored), afterWrite))
         })
       })
+    })
+  }
+
+  /**
+   * The stored object and, for a write with a client request id, whether this node applied that id before: both
+   * reads go out at once. Checking the id before minting (not only when the write is planned) matters because the
+   * minted object may already be on its way to the other replicas by then.
+   */
+  private readForMint(request: MintRequest, out: Out, done: (stored: LocalRead, appliedBefore: boolean, out: Out) => void): void {
+    const requestId = request.clientRequestId
+    if (requestId === undefined) return this.read(request, out, (stored, next) => done(stored, false, next))
+    let stored: LocalRead | null = null
+    let record: boolean | null = null
+    const join = (next: Out): void => {
+      if (stored !== null && record !== null) done(stored, record, next)
+    }
+    this.read(request, out, (result, next) => {
+      stored = result
+      join(next)
+    })
+    this.ports.io.read({ kind: 'get-request-record', requestId }, out, (result, next) => {
+      // A failed lookup is not a duplicate; the write planner checks the id again when the write is planned.
+      record = result.kind === 'request-record' && result.record !== null
+      join(next)
     })
   }
 

@@ -26,12 +26,12 @@ import type { HlcTimestamp } from './hybrid-logical-clock.ts'
 import { compareHlcTimestamps, isValidHlcTimestamp } from './hybrid-logical-clock.ts'
 import { encodedObjectSize } from './object-codec.ts'
 import type { DottedVersionVectorSet, LiveContent, Sibling, SiblingContent } from './sibling.ts'
-import { compareRetired, emptyObject, isValidContentType, isValidWriteId } from './sibling.ts'
+import { compareRetired, emptyObject, isValidContentType, isValidWriteId, retiredIdOf } from './sibling.ts'
 import type { RetiredWrite } from './sibling.ts'
 import type { VersionVector } from './version-vector.ts'
 import { counterOf, coversDot, joinVersionVectors, versionVectorProblem, withCounter } from './version-vector.ts'
 import type { VersioningLimits } from './versioning-limits.ts'
-import { defaultVersioningLimits, MAX_RETIRED_WRITES } from './versioning-limits.ts'
+import { defaultVersioningLimits, MAX_RETIRED_WRITES, RETIRED_WRITE_RETENTION_MS } from './versioning-limits.ts'
 
 export type { DottedVersionVectorSet, LiveContent, Sibling, SiblingContent, Tombstone } from './sibling.ts'
 export { emptyObject } from './sibling.ts'
@@ -204,31 +204,33 @@ export function findWrite(object: DottedVersionVectorSet, writeId: string): { re
 }
 
 function isRetired(retired: readonly RetiredWrite[], writeId: string): boolean {
-  return retired.some((entry) => entry.writeId === writeId)
+  if (retired.length === 0) return false
+  const idHash = retiredIdOf(writeId)
+  return retired.some((entry) => entry.idHash === idHash)
 }
 
 /** Adds the ids of superseded writes to the retired list, keeping the newest MAX_RETIRED_WRITES. */
 function retire(retired: readonly RetiredWrite[] | undefined, superseded: readonly (string | undefined)[], physicalMs: number): readonly RetiredWrite[] {
   const added: RetiredWrite[] = []
-  for (const writeId of superseded) if (writeId !== undefined && isValidWriteId(writeId)) added.push({ writeId, physicalMs })
+  for (const writeId of superseded) if (writeId !== undefined && isValidWriteId(writeId)) added.push({ idHash: retiredIdOf(writeId), physicalMs })
   return joinRetired(retired ?? [], added)
 }
 
-/** Union of two retired lists, newest first, at most MAX_RETIRED_WRITES; an id keeps its newest retirement. */
+/**
+ * Union of two retired lists: an id keeps its newest retirement; newest first; nothing older than the retention
+ * before the newest entry; at most MAX_RETIRED_WRITES. Each cut depends only on the union, and a larger union
+ * only cuts more, so joining in any order gives the same list (the merge stays a semilattice join).
+ */
 function joinRetired(a: readonly RetiredWrite[], b: readonly RetiredWrite[]): readonly RetiredWrite[] {
-  if (b.length === 0) return a
-  if (a.length === 0 && b.length <= MAX_RETIRED_WRITES && isSortedRetired(b)) return b
+  if (b.length === 0 && a.length === 0) return a
   const byId = new Map<string, RetiredWrite>()
   for (const entry of [...a, ...b]) {
-    const other = byId.get(entry.writeId)
-    if (other === undefined || entry.physicalMs > other.physicalMs) byId.set(entry.writeId, entry)
+    const other = byId.get(entry.idHash)
+    if (other === undefined || entry.physicalMs > other.physicalMs) byId.set(entry.idHash, entry)
   }
-  return [...byId.values()].sort(compareRetired).slice(0, MAX_RETIRED_WRITES)
-}
-
-function isSortedRetired(list: readonly RetiredWrite[]): boolean {
-  for (let i = 1; i < list.length; i++) if (compareRetired(list[i - 1] as RetiredWrite, list[i] as RetiredWrite) >= 0) return false
-  return true
+  const sorted = [...byId.values()].sort(compareRetired)
+  const horizon = (sorted[0]?.physicalMs ?? 0) - RETIRED_WRITE_RETENTION_MS
+  return sorted.filter((entry) => entry.physicalMs >= horizon).slice(0, MAX_RETIRED_WRITES)
 }
 
 function laterWrite(a: Sibling, b: Sibling): boolean {

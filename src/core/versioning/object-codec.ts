@@ -8,7 +8,7 @@
  *     actor index into the history · counter · physicalMs · logical · kind
  *     · for kinds 2 and 3: write id (length + UTF-8)
  *     · for a value: content type (length + UTF-8) · value (length + bytes)
- *   · then, only when the object has retired writes: their count · per entry: physicalMs · write id (length + UTF-8)
+ *   · then, only when the object has retired writes: their count · per entry: physicalMs · 8-byte id hash
  *   kind: bit 0 set for a value (clear for a tombstone), bit 1 set when the sibling carries a write id; a sibling
  *   without one is encoded exactly as before write ids existed.
  * A sibling names its actor by index into the history, which is shorter and makes "the history covers every
@@ -35,6 +35,7 @@ const OBJECT_FORMAT_VERSION = 1
 const TOMBSTONE = 0
 const VALUE = 1
 const HAS_WRITE_ID = 2
+const ID_HASH_BYTES = 8
 
 export type ObjectDecoding =
   | { readonly kind: 'decoded'; readonly object: DottedVersionVectorSet }
@@ -56,7 +57,7 @@ export function encodeObject(object: DottedVersionVectorSet): Uint8Array {
     writer.varint(retired.length)
     for (const entry of retired) {
       writer.varint(entry.physicalMs)
-      writer.text(entry.writeId)
+      for (let i = 0; i < 16; i += 2) writer.byte(Number.parseInt(entry.idHash.slice(i, i + 2), 16))
     }
   }
   const bytes = writer.finish()
@@ -82,10 +83,7 @@ export function encodedObjectSize(object: DottedVersionVectorSet): number {
   }
   const retired = object.retired ?? []
   if (retired.length > 0) size += varintSize(retired.length)
-  for (const entry of retired) {
-    const idBytes = utf8Length(entry.writeId)
-    size += varintSize(entry.physicalMs) + varintSize(idBytes) + idBytes
-  }
+  for (const entry of retired) size += varintSize(entry.physicalMs) + ID_HASH_BYTES
   return size
 }
 
@@ -162,7 +160,9 @@ function readRetired(reader: ByteReader): RetiredWrite[] {
   const retired: RetiredWrite[] = []
   for (let i = 0; i < count; i++) {
     const physicalMs = reader.varint()
-    retired.push({ physicalMs, writeId: reader.text(MAX_WRITE_ID_BYTES) })
+    let idHash = ''
+    for (let b = 0; b < ID_HASH_BYTES; b++) idHash += reader.byte().toString(16).padStart(2, '0')
+    retired.push({ physicalMs, idHash })
   }
   return retired
 }

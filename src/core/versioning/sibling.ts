@@ -17,6 +17,7 @@ import type { HlcTimestamp } from './hybrid-logical-clock.ts'
 import { isValidHlcTimestamp } from './hybrid-logical-clock.ts'
 import type { VersionVector } from './version-vector.ts'
 import { coversDot, versionVectorProblem } from './version-vector.ts'
+import { fnv1a64 } from '../partitioning/key-hash.ts'
 import { MAX_CONTENT_TYPE_BYTES, MAX_RETIRED_WRITES, MAX_WRITE_ID_BYTES } from './versioning-limits.ts'
 
 export interface LiveContent {
@@ -48,10 +49,21 @@ export interface Sibling {
 
 /** A client write (by request id) that a later write superseded; see DottedVersionVectorSet.retired. */
 export interface RetiredWrite {
-  readonly writeId: string
+  /** FNV-1a 64 of the request id's UTF-8, 16 lower-case hex digits (retiredIdOf): 8 bytes instead of up to 128. */
+  readonly idHash: string
   /** Physical time of the write that superseded it: the newest retirements are the ones kept. */
   readonly physicalMs: number
 }
+
+const utf8 = new TextEncoder()
+
+/** The hash a retired list keeps of a request id. A collision among ≤ 32 entries is a 2⁻⁵⁹ event per write. */
+export function retiredIdOf(writeId: string): string {
+  const { high, low } = fnv1a64(utf8.encode(writeId))
+  return high.toString(16).padStart(8, '0') + low.toString(16).padStart(8, '0')
+}
+
+const ID_HASH_PATTERN = /^[0-9a-f]{16}$/
 
 export interface DottedVersionVectorSet {
   /** Every dot this replica has seen for the key, stored or superseded. */
@@ -59,7 +71,8 @@ export interface DottedVersionVectorSet {
   /** The writes not superseded by anything in the history, sorted by dot. */
   readonly siblings: readonly Sibling[]
   /**
-   * Request ids of the most recently superseded writes (at most MAX_RETIRED_WRITES, newest first, then by id).
+   * Hashed request ids of recently superseded writes (newest first, then by hash; at most MAX_RETIRED_WRITES,
+   * none older than RETIRED_WRITE_RETENTION_MS before the newest).
    * A retry of such a write minted on another primary, or arriving late, is the write the client already
    * replaced, not a new one: a replica does not mint it again and a merge drops its sibling. Absent when empty.
    */
@@ -97,7 +110,7 @@ export function objectProblem(object: DottedVersionVectorSet): string | null {
   if (retired.length > MAX_RETIRED_WRITES) return `${retired.length} retired writes, more than ${MAX_RETIRED_WRITES}`
   for (let i = 0; i < retired.length; i++) {
     const entry = retired[i] as RetiredWrite
-    if (!isValidWriteId(entry.writeId) || !Number.isSafeInteger(entry.physicalMs) || entry.physicalMs < 0) return `retired write ${i} is invalid`
+    if (!ID_HASH_PATTERN.test(entry.idHash) || !Number.isSafeInteger(entry.physicalMs) || entry.physicalMs < 0) return `retired write ${i} is invalid`
     const previous = retired[i - 1]
     if (previous !== undefined && compareRetired(previous, entry) >= 0) return `retired write ${i} is out of order`
   }
@@ -107,7 +120,7 @@ export function objectProblem(object: DottedVersionVectorSet): string | null {
 /** Newest first, then by id: the order retired lists are kept in, so that one object has one encoding. */
 export function compareRetired(a: RetiredWrite, b: RetiredWrite): number {
   if (a.physicalMs !== b.physicalMs) return b.physicalMs - a.physicalMs
-  return a.writeId < b.writeId ? -1 : a.writeId > b.writeId ? 1 : 0
+  return a.idHash < b.idHash ? -1 : a.idHash > b.idHash ? 1 : 0
 }
 
 function siblingProblem(sibling: Sibling): string | null {

@@ -42,8 +42,14 @@ export const MAX_CONTENT_TYPE_BYTES = 255
 export const MAX_WRITE_ID_BYTES = 128
 
 /**
- * Superseded request ids an object remembers. A retry races its own earlier attempt for the length of a client
- * timeout or a partition, during which a key rarely sees more than a few superseding writes; each entry costs its
- * id's bytes in every copy of the object.
+ * Superseded request ids an object remembers, at most. Each entry is 8 bytes of hash and a timestamp in every
+ * copy of the object, so the list is bounded by count and by age (RETIRED_WRITE_RETENTION_MS); 32 covers a key
+ * overwritten several times a second for as long as a retry can be in flight.
  */
-export const MAX_RETIRED_WRITES = 4
+export const MAX_RETIRED_WRITES = 32
+
+/**
+ * How long a retirement is kept, measured back from the newest one: longer than a client's retries of one write
+ * (a few request timeouts of 5 s) and a forward sitting in a TCP queue through a short partition.
+ */
+export const RETIRED_WRITE_RETENTION_MS = 60_000

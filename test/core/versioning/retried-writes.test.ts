@@ -20,7 +20,9 @@ import type { DottedVersionVectorSet, Write } from '../../../src/core/versioning
 import { decodeCausalContext, encodeCausalContext, MAX_CONTEXT_WRITE_IDS } from '../../../src/core/versioning/causal-context.ts'
 import { decodeObject, encodedObjectSize, encodeObject } from '../../../src/core/versioning/object-codec.ts'
 import { contextAfterWrite } from '../../../src/core/versioning/write-context.ts'
+import { retiredIdOf } from '../../../src/core/versioning/sibling.ts'
 import type { VersionVector } from '../../../src/core/versioning/version-vector.ts'
+import { MAX_RETIRED_WRITES, RETIRED_WRITE_RETENTION_MS } from '../../../src/core/versioning/versioning-limits.ts'
 
 const merge = mergeFor('siblings')
 const actors = ['p1', 'p2', 'p3'].map((id) => makeActor(nodeId(id), 7))
@@ -130,7 +132,7 @@ describe('retried writes', () => {
     const retry = put(emptyObject, p2, 4_000, 'mine', null, 'req-5')
     // The reader's context names the write by id; the write lands on p3, which has neither attempt.
     const next = put(emptyObject, p3, 5_000, 'next', first.context, undefined, ['req-5'])
-    expect(next.object.retired?.map((r) => r.writeId)).toEqual(['req-5'])
+    expect(next.object.retired?.map((r) => r.idHash)).toEqual([retiredIdOf('req-5')])
     // The retry's copy arrives later: its dot is not covered, but its id is retired.
     expect(values(merge(next.object, retry.object))).toEqual(['next'])
     expect(values(merge(retry.object, merge(first.object, next.object)))).toEqual(['next'])
@@ -139,17 +141,20 @@ describe('retried writes', () => {
     expect(decodeObject(encoded)).toEqual({ kind: 'decoded', object: merge(next.object, retry.object) })
   })
 
-  it('keeps the newest retirements, in one canonical order, whatever the merge order', () => {
+  it('keeps retirements newest first, bounded by count and by age, in one canonical order whatever the merge order', () => {
     let object = put(emptyObject, p1, 1_000, 'v0', null, 'id-0').object
     const histories: DottedVersionVectorSet[] = []
-    for (let i = 1; i <= 6; i++) {
-      const read = object.history
-      object = put(object, actors[i % 3] as Actor, 1_000 + i * 10, `v${i}`, read, `id-${i}`).object
+    for (let i = 1; i <= MAX_RETIRED_WRITES + 6; i++) {
+      object = put(object, actors[i % 3] as Actor, 1_000 + i * 10, `v${i}`, object.history, `id-${i}`).object
       histories.push(object)
     }
-    expect(object.retired?.map((r) => r.writeId)).toEqual(['id-5', 'id-4', 'id-3', 'id-2'])
-    const shuffled = [histories[3], histories[0], histories[5], histories[1]] as DottedVersionVectorSet[]
+    const newest = MAX_RETIRED_WRITES + 5
+    expect(object.retired?.map((r) => r.idHash)).toEqual(Array.from({ length: MAX_RETIRED_WRITES }, (_, i) => retiredIdOf(`id-${newest - i}`)))
+    const shuffled = [histories[3], histories[0], histories[20], histories[1]] as DottedVersionVectorSet[]
     expect(encodeObject(shuffled.reduce(merge, emptyObject))).toEqual(encodeObject([...shuffled].reverse().reduce(merge, emptyObject)))
+    // A write a retention later leaves only its own retirement.
+    const later = put(object, p1, 1_000 + RETIRED_WRITE_RETENTION_MS + 1_000, 'late', object.history, 'id-late').object
+    expect(later.retired?.map((r) => r.idHash)).toEqual([retiredIdOf(`id-${newest + 1}`)])
   })
 
   it('carries write ids in contexts canonically, and refuses malformed ones', () => {
