@@ -1,6 +1,8 @@
 /**
  * `npm run bench -- NAME [args]` runs scripts/bench/NAME.ts. Each benchmark prints its figures as ratios to a
  * baseline measured in the same run, because this machine is shared and noisy. With no name it lists them.
+ * Every file in scripts/bench/ is a benchmark (found by name, nothing to register). One is not a speed figure:
+ * `staleness` runs the simulator and prints PBS probabilities, which are exact for a seed and need no baseline.
  */
 import { readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'

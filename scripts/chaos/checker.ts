@@ -10,8 +10,15 @@
  *   - maybe-covered when only writes that failed (indeterminate) cover it: it may be gone, since they may have landed;
  *   - live          otherwise: it must be readable, as the value or a sibling, on every node (invariant 1).
  * Only acknowledged puts are required; failed puts are indeterminate and may or may not appear.
+ *
+ * LWW keys (`lww-*`, history.ts) have no contexts, so coverage means nothing there; they are judged by real
+ * time instead. An acknowledged put P is an LWW loss when a read that began after P was acknowledged (or the
+ * final state) returned a value whose put had been acknowledged before P even began: the older write won. Clock
+ * skew does exactly this, and LWW promises nothing better, so these are counted apart as expected losses, not
+ * violations. Values never written and disagreement between replicas stay violations in LWW keys too.
  */
 import type { CompleteEvent, FaultEvent, HistoryEvent, InvokeEvent, ReadResult } from './history.ts'
+import { isLwwKey } from './history.ts'
 
 export interface FinalRead {
   readonly key: string
@@ -43,6 +50,10 @@ export interface CheckResult {
   readonly indeterminateSeen: number
   readonly siblingsSeen: number
   readonly lost: readonly LostWrite[]
+  /** LWW keys only: acknowledged puts an older write beat (expected under clock skew; not a violation). */
+  readonly lwwLost: readonly ValueFinding[]
+  /** Acknowledged puts to LWW keys, the denominator of lwwLost. */
+  readonly lwwAcknowledged: number
   readonly neverWritten: readonly ValueFinding[]
   /** Siblings where one value's write had replaced the other's: concurrency the client never created. */
   readonly falseSiblings: readonly ValueFinding[]
@@ -82,6 +93,8 @@ export function check(history: readonly HistoryEvent[], finalReads: readonly Fin
     indeterminateSeen: failedWrites.filter((invoke) => invoke.op === 'put' && seenValues.has(invoke.value ?? '')).length,
     siblingsSeen: reads.filter((event) => event.read?.kind === 'siblings').length,
     lost: lostWrites(index, status, finalReads),
+    lwwLost: lwwLosses(index, reads, finalReads),
+    lwwAcknowledged: writes.filter((invoke) => isLwwKey(invoke.key) && invoke.op === 'put' && index.completes.get(invoke.id)?.outcome === 'ok').length,
     neverWritten: neverWritten(index, reads, finalReads),
     falseSiblings: falseSiblings(index, covers, reads, finalReads),
     resurrected: resurrected(index, status, finalReads),
@@ -144,7 +157,7 @@ function putStatuses(index: Indexed, covers: Map<number, Set<number>>): Map<numb
 function lostWrites(index: Indexed, status: Map<number, Status>, finalReads: readonly FinalRead[]): LostWrite[] {
   const lost: LostWrite[] = []
   for (const put of index.putByValue.values()) {
-    if (index.completes.get(put.id)?.outcome !== 'ok' || status.get(put.id) !== 'live') continue
+    if (isLwwKey(put.key) || index.completes.get(put.id)?.outcome !== 'ok' || status.get(put.id) !== 'live') continue
     const missingOn = finalReads
       .filter((final) => final.key === put.key && !(final.read?.values ?? []).includes(put.value ?? ''))
       .map((final) => final.node)
@@ -152,6 +165,41 @@ function lostWrites(index: Indexed, status: Map<number, Status>, finalReads: rea
     if (missingOn.length > 0 || !readAnywhere) lost.push({ id: put.id, key: put.key, value: put.value ?? '', missingOn: readAnywhere ? missingOn : ['(key never read)'] })
   }
   return lost
+}
+
+/** See the header: acknowledged LWW puts that a strictly older acknowledged put beat, in a later read or at the end. */
+function lwwLosses(index: Indexed, reads: readonly CompleteEvent[], finalReads: readonly FinalRead[]): ValueFinding[] {
+  const observations = new Map<string, { startMs: number; values: readonly string[]; where: string }[]>()
+  const observe = (key: string, startMs: number, values: readonly string[], where: string): void => {
+    if (!isLwwKey(key)) return
+    const list = observations.get(key) ?? []
+    list.push({ startMs, values, where })
+    observations.set(key, list)
+  }
+  for (const read of reads) {
+    const invoke = index.invokes.get(read.id)
+    if (invoke !== undefined) observe(invoke.key, invoke.atMs, read.read?.values ?? [], `read ${read.id}`)
+  }
+  for (const final of finalReads) observe(final.key, Number.POSITIVE_INFINITY, final.read?.values ?? [], `final read on ${final.node}`)
+  const acknowledgedAtMs = (put: InvokeEvent): number | null => {
+    const complete = index.completes.get(put.id)
+    return complete?.outcome === 'ok' ? complete.atMs : null
+  }
+  const findings: ValueFinding[] = []
+  for (const put of index.putByValue.values()) {
+    const doneMs = acknowledgedAtMs(put)
+    if (!isLwwKey(put.key) || doneMs === null) continue
+    const beaten = (observations.get(put.key) ?? []).find((seen) =>
+      seen.startMs > doneMs &&
+      seen.values.some((value) => {
+        const winner = index.putByValue.get(value)
+        const winnerDoneMs = winner === undefined ? null : acknowledgedAtMs(winner)
+        return winnerDoneMs !== null && winnerDoneMs < put.atMs
+      }),
+    )
+    if (beaten !== undefined) findings.push({ key: put.key, value: put.value ?? '', where: `older value won in ${beaten.where}` })
+  }
+  return findings
 }
 
 function neverWritten(index: Indexed, reads: readonly CompleteEvent[], finalReads: readonly FinalRead[]): ValueFinding[] {

@@ -7,7 +7,8 @@ import type { ChorusCluster } from '../lib/process-cluster.ts'
 import { delay } from '../lib/poll.ts'
 import type { FinalRead } from './checker.ts'
 import type { HistoryRecorder, InvokeEvent, ReadResult } from './history.ts'
-import { BUCKET } from './workload.ts'
+import { isLwwKey } from './history.ts'
+import { BUCKET, bucketOf } from './workload.ts'
 
 function client(http: string): ChorusClient {
   return new ChorusClient(`http://${http}`, { timeoutMs: 5_000, maxAttempts: 3 })
@@ -15,7 +16,7 @@ function client(http: string): ChorusClient {
 
 async function readAll(http: string, key: string): Promise<ReadResult | null> {
   try {
-    const got = await client(http).get(BUCKET, key, { r: 'all' })
+    const got = await client(http).get(bucketOf(key), key, { r: 'all' })
     const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes)
     const values = got.kind === 'value' ? [decode(got.value)] : got.kind === 'siblings' ? got.siblings.map((s) => decode(s.value)) : []
     return { kind: got.kind, values, context: got.context }
@@ -62,7 +63,8 @@ export async function dropAcknowledged(cluster: ChorusCluster, history: HistoryR
   const puts = history.events.filter((event): event is InvokeEvent => event.type === 'invoke' && event.op === 'put' && acknowledged.has(event.id))
   const present = new Set(reads.flatMap((final) => (final.read?.values ?? []).map((value) => `${final.key}\u0000${value}`)))
   const valuesOn = new Map(reads.map((final) => [final.key, final.read?.values.length ?? 0]))
-  const candidates = [...new Set(puts.filter((put) => present.has(`${put.key}\u0000${put.value ?? ''}`)).map((put) => put.key))]
+  // Only siblings-bucket keys: losing an LWW write is expected and counted apart, so it would prove nothing.
+  const candidates = [...new Set(puts.filter((put) => !isLwwKey(put.key) && present.has(`${put.key}\u0000${put.value ?? ''}`)).map((put) => put.key))]
   // Keys holding a single value first, so that N keys dropped is, where possible, exactly N acknowledged writes lost.
   const keys = candidates.sort((a, b) => (valuesOn.get(a) ?? 0) - (valuesOn.get(b) ?? 0)).slice(0, count)
   const http = cluster.node(0).httpAddress

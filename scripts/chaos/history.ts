@@ -11,6 +11,16 @@ import type { WriteStream } from 'node:fs'
 
 export type OpKind = 'put' | 'delete' | 'get'
 
+/**
+ * Keys with this prefix live in the `lww` bucket (workload.ts): blind puts and reads only. The checker judges
+ * them by real-time order instead of contexts, and counts their losses apart: LWW loses writes by design.
+ */
+export const LWW_KEY_PREFIX = 'lww-'
+
+export function isLwwKey(key: string): boolean {
+  return key.startsWith(LWW_KEY_PREFIX)
+}
+
 /** What a read returned: the live values (one, several siblings, or none) and the context to write back. */
 export interface ReadResult {
   readonly kind: 'value' | 'siblings' | 'not-found'
@@ -60,7 +70,7 @@ export interface DropEvent {
 /** A fault the nemesis held between startMs and endMs. */
 export interface FaultEvent {
   readonly type: 'fault'
-  readonly kind: 'kill' | 'pause' | 'partition' | 'isolate' | 'loss'
+  readonly kind: 'kill' | 'pause' | 'partition' | 'isolate' | 'loss' | 'delay' | 'clock'
   readonly nodes: readonly string[]
   readonly startMs: number
   readonly endMs: number

@@ -6,17 +6,30 @@
  * that trims siblings would look like loss to the checker). Update keys take only read-modify-writes with the
  * read's context, and sometimes a delete with it. Every put writes a unique value, so any value read names
  * the put that wrote it.
+ *
+ * With `lwwKeys` > 0 (the `clock` nemesis asks for it) a quarter of the operations go to keys `lww-i` in a
+ * second bucket with `conflict: lww`: blind puts and reads only, since LWW ignores contexts. Under clock skew
+ * such a bucket loses writes by design; the checker counts those losses apart from the siblings bucket's.
  */
 import { ChorusClient } from '../../src/api/client.ts'
 import type { ReadResult } from './history.ts'
 import type { HistoryRecorder } from './history.ts'
+import { isLwwKey, LWW_KEY_PREFIX } from './history.ts'
 
 export const BUCKET = 'chaos'
+/** The last-write-wins bucket of the `lww-` keys. */
+export const LWW_BUCKET = 'chaos-lww'
+
+export function bucketOf(key: string): string {
+  return isLwwKey(key) ? LWW_BUCKET : BUCKET
+}
 
 export interface WorkloadOptions {
   readonly clients: number
   readonly blindKeys: number
   readonly updateKeys: number
+  /** Keys in the LWW bucket; 0 leaves it out. */
+  readonly lwwKeys?: number
   /** HTTP endpoints (host:port), one per node; each operation picks one at random. */
   readonly endpoints: () => readonly { readonly id: string; readonly http: string }[]
   readonly history: HistoryRecorder
@@ -34,10 +47,11 @@ export interface WorkloadStats {
 const r = 'quorum'
 const w = 'quorum'
 
-export function allKeys(options: Pick<WorkloadOptions, 'blindKeys' | 'updateKeys'>): string[] {
+export function allKeys(options: Pick<WorkloadOptions, 'blindKeys' | 'updateKeys' | 'lwwKeys'>): string[] {
   const blind = Array.from({ length: options.blindKeys }, (_, i) => `blind-${i}`)
   const update = Array.from({ length: options.updateKeys }, (_, i) => `update-${i}`)
-  return [...blind, ...update]
+  const lww = Array.from({ length: options.lwwKeys ?? 0 }, (_, i) => `${LWW_KEY_PREFIX}${i}`)
+  return [...blind, ...update, ...lww]
 }
 
 export class Workload {
@@ -58,7 +72,14 @@ export class Workload {
 
   private async clientLoop(client: number): Promise<void> {
     let seq = 0
+    const lwwKeys = this.options.lwwKeys ?? 0
     while (!this.stopped) {
+      if (lwwKeys > 0 && Math.random() < 0.25) {
+        const key = `${LWW_KEY_PREFIX}${randomInt(lwwKeys)}`
+        if (Math.random() < 0.7) await this.put(client, key, `c${client}-${seq++}-${Math.random().toString(36).slice(2, 8)}`, null)
+        else await this.get(client, key)
+        continue
+      }
       const blind = Math.random() < 0.5
       const key = blind ? `blind-${randomInt(this.options.blindKeys)}` : `update-${randomInt(this.options.updateKeys)}`
       const value = `c${client}-${seq++}-${Math.random().toString(36).slice(2, 8)}`
@@ -78,7 +99,7 @@ export class Workload {
 
   private async get(client: number, key: string): Promise<{ id: number; read: ReadResult } | null> {
     return this.operate(client, { op: 'get', key }, async (api) => {
-      const got = await api.get(BUCKET, key, { r })
+      const got = await api.get(bucketOf(key), key, { r })
       const read: ReadResult = {
         kind: got.kind,
         values: got.kind === 'value' ? [decode(got.value)] : got.kind === 'siblings' ? got.siblings.map((s) => decode(s.value)) : [],
@@ -93,7 +114,7 @@ export class Workload {
     const requestId = crypto.randomUUID()
     const context = from?.read.context ?? null
     await this.operate(client, { op: 'put', key, value, context, contextFrom: from?.id ?? null, requestId }, async (api) => ({
-      context: await api.put(BUCKET, key, value, { w, context, requestId, contentType: 'text/plain' }),
+      context: await api.put(bucketOf(key), key, value, { w, context, requestId, contentType: 'text/plain' }),
     }))
   }
 

@@ -64,6 +64,14 @@ const MEMBERS_TIMEOUT_MS = 1_000
 /** Log events kept: enough for an hour of faults, bounded so a flapping run cannot exhaust memory. */
 const MAX_LOG_EVENTS = 50_000
 
+/** What one life of a node may do differently from the others (the chaos `clock` nemesis uses both). */
+export interface SpawnOverrides {
+  /** Added to the inherited environment, e.g. LD_PRELOAD and FAKETIME for libfaketime. */
+  readonly env?: Readonly<Record<string, string>>
+  /** Appended to the node's `chorus start` flags, e.g. ['--clock-offset-ms', '-120000']. */
+  readonly extraFlags?: readonly string[]
+}
+
 export class ClusterNode {
   process: ManagedProcess
 
@@ -74,15 +82,15 @@ export class ClusterNode {
     readonly bindAddress: string,
     readonly httpAddress: string,
     readonly dataDir: string,
-    private readonly spawnProcess: () => ManagedProcess,
+    private readonly spawnProcess: (overrides?: SpawnOverrides) => ManagedProcess,
   ) {
     this.process = spawnProcess()
   }
 
   /** Starts the node again with the same data directory, id and addresses (a fresh process). */
-  respawn(): void {
+  respawn(overrides?: SpawnOverrides): void {
     if (this.process.state !== 'exited') throw new Error(`${this.id} is still running; kill it first`)
-    this.process = this.spawnProcess()
+    this.process = this.spawnProcess(overrides)
   }
 }
 
@@ -130,9 +138,9 @@ export class ChorusCluster extends ProcessGroup<ClusterNode> {
   }
 
   /** Restarts a killed node with the same data directory and id, and waits for its /health. */
-  async restart(index: number, deadlineMs = DEFAULT_HEALTH_DEADLINE_MS): Promise<void> {
+  async restart(index: number, deadlineMs = DEFAULT_HEALTH_DEADLINE_MS, overrides?: SpawnOverrides): Promise<void> {
     const node = this.node(index)
-    node.respawn()
+    node.respawn(overrides)
     await this.waitHealthy([node], deadlineMs)
   }
 
@@ -202,8 +210,14 @@ export class ChorusCluster extends ProcessGroup<ClusterNode> {
     const [command, commandArgs] = placement.netns === undefined
       ? [process.execPath, args]
       : ['ip', ['netns', 'exec', placement.netns, process.execPath, ...args]]
-    const spawnProcess = (): ManagedProcess =>
-      new ManagedProcess({ label: id, command, args: commandArgs, onLine: (line, atMs) => this.onLogLine(id, line, atMs) })
+    const spawnProcess = (overrides?: SpawnOverrides): ManagedProcess =>
+      new ManagedProcess({
+        label: id,
+        command,
+        args: [...commandArgs, ...(overrides?.extraFlags ?? [])],
+        ...(overrides?.env === undefined ? {} : { env: { ...process.env, ...overrides.env } }),
+        onLine: (line, atMs) => this.onLogLine(id, line, atMs),
+      })
     return new ClusterNode(index, id, placement, bind, http, dataDir, spawnProcess)
   }
 

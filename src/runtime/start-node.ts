@@ -7,9 +7,14 @@
  *                  ─► stop the runtime and transport ─► flush and close storage ─► exit 0
  *
  * A second signal during shutdown exits at once.
+ *
+ * Fault injection (chaos tests only, off unless configured): any non-zero `faultDelayMs`, `faultDelayJitterMs`
+ * or `faultDuplicateRate`, or `faultInjection: true`, wraps the transport in a FaultInjectingTransport. With
+ * `--fault-injection` the node also re-reads `<data>/faults.json` on SIGUSR2, e.g.
+ * `{"delayMs":20,"delayJitterMs":30,"duplicateRate":0.05}`; a missing file restores the configured settings.
  */
 import { readFile } from 'node:fs/promises'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Node, restoredMetaNames } from '../core/node/node.ts'
 import type { PresetName } from '../core/node/node-config.ts'
@@ -21,6 +26,10 @@ import { apiOptionsFromConfig } from '../api/api-options.ts'
 import { LevelStore } from '../storage/level-store.ts'
 import { StorageEngine, defaultStorageEngineOptions } from '../storage/storage-engine.ts'
 import { UdpTcpTransport, transportOptionsFromConfig } from '../transport/udp-tcp-transport.ts'
+import type { Transport } from '../transport/transport.ts'
+import { FaultInjectingTransport, faultsActive, validateFaultSettings } from '../transport/fault-injecting-transport.ts'
+import type { FaultSettings } from '../transport/fault-injecting-transport.ts'
+import type { NodeConfig } from '../core/node/node-config.ts'
 import { buildConfig } from './config-flags.ts'
 import { JsonLogger } from './logger.ts'
 import { NodeRuntime } from './node-runtime.ts'
@@ -69,7 +78,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   if (http === null) throw new Error(`--http ${options.http} is not HOST:PORT`)
   for (const seed of options.seeds) if (parseHostPort(seed) === null) throw new Error(`seed ${seed} is not HOST:PORT`)
   const id = nodeId(options.id ?? options.bind)
-  const clock = new SystemClock(options.clockOffsetMs)
+  // --clock-offset-ms is both a start option and a NodeConfig field (config.clockOffsetMs); either skews.
+  const clock = new SystemClock(config.clockOffsetMs !== 0 ? config.clockOffsetMs : options.clockOffsetMs)
   const logger = new JsonLogger(options.logLevel, { node: id })
   const secret = options.clusterSecretFile === undefined ? undefined : await readSecret(options.clusterSecretFile)
 
@@ -79,12 +89,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     { ...defaultStorageEngineOptions, nodeId: id, syncWrites: config.syncWrites },
   )
   const generation = storage.identity.generation
-  const transport = await UdpTcpTransport.open(
+  const realTransport = await UdpTcpTransport.open(
     transportOptionsFromConfig(config, options.bind, secret === undefined ? {} : { clusterSecret: secret }),
   ).catch(async (error: unknown) => {
     await storage.close()
     throw error
   })
+  const faults = wrapWithFaults(realTransport, config, { dataDir: options.dataDir, authenticated: secret !== undefined }, logger)
+  const transport: Transport = faults?.transport ?? realTransport
   const seed = osSeed()
   const metadata = { httpAddress: options.http, zone: options.zone ?? '', partitions: config.partitions, protocolVersion: 1 }
   const restored = await readRestoredMeta(storage)
@@ -128,6 +140,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       clearInterval(leaveWatch)
+      faults?.dispose()
       logger.log('info', 'node-stopping', { id })
       await runtime.request({ kind: 'leave' })
       const deadline = Date.now() + LEAVE_DEADLINE_MS
@@ -147,6 +160,56 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   leaveWatch.unref()
   if (options.handleSignals !== false) installSignalHandlers(stop)
   return { id, generation, clusterAddress: transport.localAddress, httpAddress, stopped, stop }
+}
+
+/**
+ * The fault-injecting wrapper, when configured (see the header): null on a production node. With
+ * `faultInjection` it also installs the SIGUSR2 handler that re-reads `<data>/faults.json`.
+ */
+function wrapWithFaults(
+  inner: Transport,
+  config: NodeConfig,
+  where: { readonly dataDir: string; readonly authenticated: boolean },
+  logger: JsonLogger,
+): { transport: FaultInjectingTransport; dispose: () => void } | null {
+  const configured: FaultSettings = { delayMs: config.faultDelayMs, delayJitterMs: config.faultDelayJitterMs, duplicateRate: config.faultDuplicateRate }
+  if (!config.faultInjection && !faultsActive(configured)) return null
+  // Math.random is fine here: this is the shell, and a chaos run is not meant to replay byte for byte.
+  const limits = { maxDatagramBytes: config.maxDatagramBytes, authenticated: where.authenticated }
+  const transport = new FaultInjectingTransport(inner, { random: Math.random }, limits, configured)
+  logger.log('warn', 'fault-injection.enabled', { ...configured, signal: config.faultInjection ? 'SIGUSR2' : 'none' })
+  if (!config.faultInjection) return { transport, dispose: () => {} }
+  const path = join(where.dataDir, 'faults.json')
+  const reload = (): void => {
+    const settings = readFaultFile(path, configured)
+    if (typeof settings === 'string') return logger.log('error', 'fault-injection.bad-file', { path, problem: settings })
+    transport.configure(settings)
+    logger.log('warn', 'fault-injection.configured', { ...settings, ...transport.counters })
+  }
+  process.on('SIGUSR2', reload)
+  return { transport, dispose: () => process.off('SIGUSR2', reload) }
+}
+
+/** The settings in the fault file, the configured ones when it is absent, or a problem as a string. */
+function readFaultFile(path: string, fallback: FaultSettings): FaultSettings | string {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch {
+    return fallback
+  }
+  try {
+    const parsed = JSON.parse(text) as Partial<Record<keyof FaultSettings, unknown>>
+    const settings: FaultSettings = {
+      delayMs: Number(parsed.delayMs ?? 0),
+      delayJitterMs: Number(parsed.delayJitterMs ?? 0),
+      duplicateRate: Number(parsed.duplicateRate ?? 0),
+    }
+    const problems = validateFaultSettings(settings)
+    return problems.length === 0 ? settings : problems.join('; ')
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error)
+  }
 }
 
 /** The metadata the core persisted (ownership table, bucket props), read before the Node is built. */

@@ -1,7 +1,9 @@
 /**
  * The production Clock: monotonic time from performance.now (immune to NTP steps, so the core's "time never
  * goes backwards" assertion holds) and wall-clock time from Date.now, optionally offset. The offset exists for
- * chaos tests that skew one node's calendar clock (`--clock-offset-ms`); it never touches the monotonic clock.
+ * chaos tests that skew one node's calendar clock (`--clock-offset-ms`, NodeConfig `clockOffsetMs`); it never
+ * touches the monotonic clock. The chaos `clock` nemesis prefers `faketime` with FAKETIME_DONT_FAKE_MONOTONIC=1,
+ * which skews Date.now itself and leaves performance.now alone, and falls back to this offset.
  */
 import { performance } from 'node:perf_hooks'
 import type { Clock } from '../core/primitives/clock.ts'

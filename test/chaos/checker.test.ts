@@ -143,4 +143,30 @@ describe('chaos checker', () => {
     h.events.push({ type: 'fault', kind: 'kill', nodes: ['n2'], startMs: 2, endMs: 3 })
     expect(check(h.events, finals('a', ['a1'])).outsideFaults).toEqual({ total: 1, ok: 1 })
   })
+
+  it('counts an LWW write beaten by an older one as an expected loss, not a violation', () => {
+    const h = new History()
+    h.put('lww-0', 'x1', 'ok') // acknowledged at 1
+    h.put('lww-0', 'x2', 'ok') // began at 2, after x1 was acknowledged: under LWW it should win
+    h.get('lww-0', ['x1']) // began after x2 was acknowledged, and still saw x1: a skewed clock stamped x2 older
+    const outcome = check(h.events, finals('lww-0', ['x1']))
+    expect(outcome.lwwLost.map((finding) => finding.value)).toEqual(['x2'])
+    expect(outcome.lwwAcknowledged).toBe(2)
+    expect(outcome.lost).toEqual([])
+    expect(outcome.violations).toEqual([])
+  })
+
+  it('does not count concurrent LWW writes, and keeps never-written values and disagreement as violations', () => {
+    const h = new History()
+    h.events.push({ type: 'invoke', id: 101, client: 0, node: 'n1', op: 'put', key: 'lww-1', value: 'y1', context: null, contextFrom: null, atMs: 0 })
+    h.events.push({ type: 'invoke', id: 102, client: 1, node: 'n2', op: 'put', key: 'lww-1', value: 'y2', context: null, contextFrom: null, atMs: 1 })
+    h.events.push({ type: 'complete', id: 101, outcome: 'ok', atMs: 2 })
+    h.events.push({ type: 'complete', id: 102, outcome: 'ok', atMs: 3 })
+    const concurrent = check(h.events, finals('lww-1', ['y1']))
+    expect(concurrent.lwwLost).toEqual([])
+    expect(concurrent.violations).toEqual([])
+    const bad = check(h.events, [...finals('lww-1', ['y1'], ['n1', 'n2']), { key: 'lww-1', node: 'n3', read: result(['ghost']) }])
+    expect(bad.neverWritten.map((finding) => finding.value)).toEqual(['ghost'])
+    expect(bad.disagreements).toEqual(['lww-1'])
+  })
 })

@@ -135,6 +135,27 @@ export interface NodeConfig {
   readonly syncWrites: boolean
   /** How long a request id is remembered for idempotent retries. */
   readonly requestIdTtlMs: Millis
+
+  // ---- fault injection (chaos tests only; every default is 0 or false = off) -------------------------------
+  /**
+   * Added to this node's wall clock (HLC timestamps, the generation floor), never to the monotonic clock: the
+   * chaos `clock` nemesis skews LWW buckets with it when `faketime` is unavailable. 0 in production.
+   */
+  readonly clockOffsetMs: Millis
+  /**
+   * Fixed delay the fault-injecting transport (src/transport/fault-injecting-transport.ts) adds to every message
+   * this node sends and to every answer to its calls. Any non-zero fault field wraps the transport; 0 is off.
+   */
+  readonly faultDelayMs: Millis
+  /** Mean of an exponential extra delay on top of faultDelayMs; datagrams reorder as a consequence. 0 is off. */
+  readonly faultDelayJitterMs: Millis
+  /** Probability in [0, 1] that an outgoing datagram is sent twice (each copy delayed independently). 0 is off. */
+  readonly faultDuplicateRate: number
+  /**
+   * Lets an operator change the three fault fields at run time: on SIGUSR2 the node re-reads `faults.json` in
+   * its data directory (DESIGN.md §9 chaos runs). `false` installs no handler and never wraps the transport.
+   */
+  readonly faultInjection: boolean
 }
 
 export type QuorumSetting = 'one' | 'quorum' | 'all' | number
@@ -192,6 +213,12 @@ export const lan: NodeConfig = {
 
   syncWrites: true,
   requestIdTtlMs: 10 * 60 * 1_000,
+
+  clockOffsetMs: 0, // a production node trusts NTP; skew is for chaos tests only
+  faultDelayMs: 0, // no injected delay: the real network's is enough
+  faultDelayJitterMs: 0,
+  faultDuplicateRate: 0,
+  faultInjection: false, // no SIGUSR2 handler, no fault file, the bare transport
 }
 
 /** Several processes on one machine: loopback round trips are microseconds, so probes can be tighter. */
@@ -208,6 +235,12 @@ export const local: NodeConfig = {
   gossipIntervalMs: 100, // memberlist's local GossipInterval
   gossipFanout: 3,
   refusalSuspicionTimeoutMs: 500, // one protocol period
+  // Fault injection stays off, as in lan: chaos scripts turn it on with flags (--fault-injection, ...).
+  clockOffsetMs: 0,
+  faultDelayMs: 0,
+  faultDelayJitterMs: 0,
+  faultDuplicateRate: 0,
+  faultInjection: false,
 }
 
 /** Simulations and cluster tests: failures must be detected in a few seconds of (virtual) time. */
@@ -230,6 +263,12 @@ export const test: NodeConfig = {
   tombstoneGraceMs: 30_000, // short, yet past the 10 s anti-entropy sim: there every replica's bytes are compared
   handoffRetryIntervalMs: 200,
   handoffDropDelayMs: 1_500, // five placement gossip intervals of this preset
+  // Fault injection stays off, as in lan: the simulator injects its own faults; chaos scripts pass flags.
+  clockOffsetMs: 0,
+  faultDelayMs: 0,
+  faultDelayJitterMs: 0,
+  faultDuplicateRate: 0,
+  faultInjection: false,
 }
 
 export const presets = { lan, local, test } as const
@@ -267,6 +306,9 @@ export function validateConfig(config: NodeConfig): string[] {
   if (config.probeTimeoutMs >= config.probeIntervalMs) problems.push('probeTimeoutMs must be below probeIntervalMs')
   if (config.maxFrameBytes <= config.maxValueBytes) problems.push('maxFrameBytes must exceed maxValueBytes')
   if (config.maxDatagramBytes > 65_507) problems.push('maxDatagramBytes must fit one UDP datagram (65507)')
+  if (!Number.isFinite(config.clockOffsetMs)) problems.push('clockOffsetMs must be a finite number')
+  if (!(config.faultDelayMs >= 0) || !(config.faultDelayJitterMs >= 0)) problems.push('faultDelayMs and faultDelayJitterMs must be ≥ 0')
+  if (!(config.faultDuplicateRate >= 0 && config.faultDuplicateRate <= 1)) problems.push('faultDuplicateRate must be in [0, 1]')
   for (const [name, setting] of [['r', config.r], ['w', config.w]] as const) {
     if (typeof setting === 'number' && (!Number.isInteger(setting) || setting < 1 || setting > config.n)) {
       problems.push(`${name} must be one, quorum, all or an integer in 1..n`)
