@@ -36,8 +36,9 @@ describe('World', () => {
       expect(result.outcome).toBe('quiet')
       expect(workload.isDone).toBe(true)
       expect(world.scheduler.pendingForeground).toBe(0)
-      // Quiet long before the default ten-minute deadline: the last timers are the echo calls' timeouts.
-      expect(result.nowMs).toBeLessThan(2_000)
+      // Quiet long before the default ten-minute deadline: the last messages are the change-log catch-up every
+      // node runs with each peer it sees come up (one page per shared partition, two at a time), then nothing.
+      expect(result.nowMs).toBeLessThan(5_000)
     }, { testFile })
   })
 

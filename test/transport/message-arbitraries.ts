@@ -169,7 +169,10 @@ export const messageArbitraries: { readonly [K in MessageKind]: fc.Arbitrary<Mes
     { kind: fc.constant('ae-hashes'), from: nodeIdArbitrary, partition, level: fc.nat(8), nodes: aeIndices, lowWaterMs: fc.nat(), lowWaterOwners: text, roundMs: fc.nat() },
     { requiredKeys: ['kind', 'from', 'partition', 'level', 'nodes'] },
   ),
-  'ae-hashes-reply': fc.record({ kind: fc.constant('ae-hashes-reply'), from: nodeIdArbitrary, outcome: aeOutcome, hashes: fc.uint8Array({ maxLength: 64 }) }),
+  'ae-hashes-reply': fc.record(
+    { kind: fc.constant('ae-hashes-reply'), from: nodeIdArbitrary, outcome: aeOutcome, hashes: fc.uint8Array({ maxLength: 64 }), logSeq: fc.nat() },
+    { requiredKeys: ['kind', 'from', 'outcome', 'hashes'] },
+  ),
   'ae-keys': fc.record({ kind: fc.constant('ae-keys'), from: nodeIdArbitrary, partition, leaves: aeIndices }),
   'ae-keys-reply': fc.record({
     kind: fc.constant('ae-keys-reply'), from: nodeIdArbitrary, outcome: aeOutcome, leavesCovered: fc.nat(16),
@@ -180,6 +183,23 @@ export const messageArbitraries: { readonly [K in MessageKind]: fc.Arbitrary<Mes
     kind: fc.constant('ae-fetch-reply'), from: nodeIdArbitrary, outcome: aeOutcome,
     objects: fc.array(fc.record({ bucket: text, key: text, object: payloadArbitrary }, { requiredKeys: ['bucket', 'key'] }), { maxLength: 4 }),
   }),
+  'ae-roots': fc.record({
+    kind: fc.constant('ae-roots'), from: nodeIdArbitrary, roundMs: fc.nat(), partitions: fc.array(partition, { maxLength: 4 }),
+    roots: fc.uint8Array({ maxLength: 32 }), lowWaterMs: fc.array(fc.nat(), { maxLength: 4 }), lowWaterOwners: fc.array(text, { maxLength: 4 }),
+  }),
+  'ae-roots-reply': fc.record({
+    kind: fc.constant('ae-roots-reply'), from: nodeIdArbitrary, outcome: aeOutcome, roots: fc.uint8Array({ maxLength: 32 }),
+    notReady: fc.array(fc.nat(3), { maxLength: 4 }), logSeqs: fc.array(fc.nat(), { maxLength: 4 }),
+  }),
+  'ae-log': fc.record({ kind: fc.constant('ae-log'), from: nodeIdArbitrary, partition, afterSeq: fc.nat() }),
+  'ae-log-reply': fc.record(
+    {
+      kind: fc.constant('ae-log-reply'), from: nodeIdArbitrary, outcome: fc.constantFrom('ok' as const, 'truncated' as const, 'not-ready' as const, 'failed' as const),
+      entries: fc.array(fc.record({ bucket: text, key: text, digest: fc.uint8Array({ minLength: 8, maxLength: 8 }) }), { maxLength: 4 }),
+      nextAfterSeq: fc.nat(), highWaterSeq: fc.nat(), complete: fc.boolean(), firstRetainedSeq: fc.nat(),
+    },
+    { requiredKeys: ['kind', 'from', 'outcome', 'entries', 'nextAfterSeq', 'highWaterSeq', 'complete'] },
+  ),
 }
 
 export const messageKinds = Object.keys(messageArbitraries) as MessageKind[]

@@ -57,6 +57,8 @@ export class PeerExchange {
   private readonly oneSided = new Set<string>()
   private finished = false
   private repairedAny = false
+  /** The peer's durable log position when it answered level 0 (change-log-catch-up.ts); null if not reported. */
+  peerLogSeq: number | null = null
 
   constructor(
     private readonly ports: ExchangePorts,
@@ -86,6 +88,7 @@ export class PeerExchange {
     this.call(message, 'ae-hashes-reply', out, (reply, next) => {
       if (reply.kind !== 'ae-hashes-reply') return
       if (reply.hashes.length !== chunk.length * fanout * digestBytes) return this.finish('failed', next)
+      if (level === 0 && reply.logSeq !== undefined) this.peerLogSeq = reply.logSeq
       this.stats.bytesExchanged += reply.hashes.length
       chunk.forEach((node, i) => {
         for (let child = 0; child < fanout; child++) {

@@ -41,19 +41,37 @@
  * Exchanges do not copy a tombstone that is reapable under the initiator's mark to a side that lacks the key
  * (exchange.ts), so reaping is not undone while the owners reap one after another.
  *
- * What this does not cover (documented limits): data held outside the owner list. A hint carrying an old value for
- * an owner, replayed only after the tombstone that covers it was reaped (the owner came back, a covering round ran
- * and the replay kept failing meanwhile), or a node removed from the table while down that comes back and hands its
- * old copies off, can bring a reaped key back. Hints are replayed at member-up, normally well before the returning
- * owner's tree is rebuilt and a covering round can include it; closing these fully needs the hint replayer and the
- * handoff sender to drop objects older than the mark, which live outside this module.
+ * Data held outside the owner list: a hint carrying an old value for an owner, replayed only after the tombstone
+ * that covers it was reaped (the replay kept failing while a covering round ran), or a node removed from the table
+ * while down that comes back and hands its old copies off. Merging such a copy into a key this node no longer holds
+ * would bring the key back. The rule (isSuperseded, applied by node.ts to every incoming replica-merge that is not a
+ * fallback's hint, and to each object of a replica-handoff page):
+ *
+ *   an incoming object of a key this node reaped is dropped (answered as stored, never merged) when every one of
+ *   its siblings has a dot that the reaped object's history covers and a timestamp no newer than the reaped
+ *   object's newest sibling.
+ *
+ * Why that is exactly "superseded by the reaped delete": in a DVV set a dot covered by the history but absent from
+ * the siblings was seen and replaced; the reaped object held only tombstones, so everything its history covers was
+ * deleted (or was a tombstone itself). The timestamp clause protects writes made after the reaping: a key written
+ * again starts its per-key dot counters from scratch, so a new write's dot can look covered by the old history,
+ * but its timestamp is later than the reaped tombstones (they were older than mark − grace when reaped). The rule
+ * never drops a sibling the history does not cover, so no write the delete did not see is lost. This node keeps the
+ * histories of its last `maxRememberedReapedKeys` reaped keys, in memory: a hint replayed later than that, or after
+ * this node restarted, can still resurrect (documented limit; hints are replayed at member-up, normally seconds
+ * after the owner returns, while reaping needs a covering round and the grace, an hour by default).
  */
 import type { Millis, NodeId } from '../primitives/ids.ts'
 import type { Effect } from '../node/effect.ts'
 import type { IoContinuations, Out } from '../node/io-continuations.ts'
 import type { StoredObject } from '../node/storage-operation.ts'
 import type { Replica } from '../replication/replica.ts'
+import { latestTimestamp } from '../versioning/dotted-version-vector-set.ts'
+import type { HlcTimestamp } from '../versioning/hybrid-logical-clock.ts'
+import { compareHlcTimestamps } from '../versioning/hybrid-logical-clock.ts'
 import { decodeObject } from '../versioning/object-codec.ts'
+import type { VersionVector } from '../versioning/version-vector.ts'
+import { coversDot } from '../versioning/version-vector.ts'
 
 export interface TombstoneReaperPorts {
   readonly io: IoContinuations
@@ -70,6 +88,8 @@ export interface TombstoneReaperOptions {
 
 export interface TombstoneReaperCounters {
   tombstonesReaped: number
+  /** Incoming hint, merge or handoff objects dropped because a reaped delete superseded them (isSuperseded). */
+  supersededCopiesDropped: number
   reapScans: number
   reapPagesDeferred: number
   marksAdvanced: number
@@ -101,6 +121,15 @@ interface ReapJob {
 /** Rounds remembered per partition: a mark arrives one round after its own round, so a few suffice. */
 const rememberedRounds = 8
 const defaultMaxTrackedKeys = 100_000
+/**
+ * Reaped keys whose histories are kept to recognise late copies (isSuperseded): a history is a few actors, so
+ * 100,000 keys is a few MiB, and covers every key reaped in the hours a failing hint replay might take to succeed.
+ */
+export const maxRememberedReapedKeys = 100_000
+
+function reapedId(partition: number, bucket: string, key: string): string {
+  return `${partition}\u0000${bucket}\u0000${key}`
+}
 
 export function ownersKey(owners: readonly NodeId[]): string {
   return owners.join(',')
@@ -116,7 +145,9 @@ export function isReapable(encoded: Uint8Array, beforeMs: Millis): boolean {
 }
 
 export class TombstoneReaper {
-  readonly counters: TombstoneReaperCounters = { tombstonesReaped: 0, reapScans: 0, reapPagesDeferred: 0, marksAdvanced: 0 }
+  readonly counters: TombstoneReaperCounters = { tombstonesReaped: 0, supersededCopiesDropped: 0, reapScans: 0, reapPagesDeferred: 0, marksAdvanced: 0 }
+  /** What this node reaped, by partition NUL bucket NUL key, oldest first: the object's history and newest time. */
+  private readonly reaped = new Map<string, { readonly history: VersionVector; readonly newest: HlcTimestamp }>()
   private readonly states: PartitionState[] = []
   /** Counts put-object mutations this node emitted, over all partitions. */
   private seq = 0
@@ -216,10 +247,41 @@ export class TombstoneReaper {
       if (doomed.length === 0) return continueScan(next)
       const deletes = doomed.map(({ bucket, key }) => ({ kind: 'delete-object' as const, partition, bucket, key }))
       this.ports.io.write(deletes, 'durable', next, (written, afterWrite) => {
-        if (written.kind === 'written') this.counters.tombstonesReaped += deletes.length
+        if (written.kind === 'written') {
+          this.counters.tombstonesReaped += deletes.length
+          for (const object of doomed) this.remember(object)
+        }
         continueScan(afterWrite)
       })
     })
+  }
+
+  /**
+   * Whether an incoming copy of (partition, bucket, key) is superseded by a delete this node reaped (see the
+   * header's rule); such a copy must be dropped, not merged. False for anything this node does not remember.
+   */
+  isSuperseded(partition: number, bucket: string, key: string, encoded: Uint8Array): boolean {
+    const reaped = this.reaped.get(reapedId(partition, bucket, key))
+    if (reaped === undefined) return false
+    const decoded = decodeObject(encoded)
+    if (decoded.kind !== 'decoded') return false
+    const superseded = decoded.object.siblings.every((sibling) =>
+      coversDot(reaped.history, sibling.dot) && compareHlcTimestamps(sibling.timestamp, reaped.newest) <= 0)
+    if (superseded) this.counters.supersededCopiesDropped++
+    return superseded
+  }
+
+  private remember(object: StoredObject): void {
+    const decoded = decodeObject(object.value)
+    const newest = decoded.kind === 'decoded' ? latestTimestamp(decoded.object) : null
+    if (decoded.kind !== 'decoded' || newest === null) return
+    const id = reapedId(object.partition, object.bucket, object.key)
+    this.reaped.delete(id)
+    this.reaped.set(id, { history: decoded.object.history, newest })
+    for (const oldest of this.reaped.keys()) {
+      if (this.reaped.size <= maxRememberedReapedKeys) break
+      this.reaped.delete(oldest)
+    }
   }
 
   private reapable(state: PartitionState, object: StoredObject, beforeMs: Millis, checkpoint: number): boolean {

@@ -6,7 +6,8 @@
  *
  * Routing: messages by kind prefix (`swim-`, `placement-`, `replica-`); call-results and storage-results by the id
  * that was allocated for them (membership's calls are its own, the rest go through IoContinuations); membership
- * events, drained after every step, to placement (settle timer) and hinted handoff (a member came back).
+ * events, drained after every step, to placement (settle timer), hinted handoff and change-log catch-up (a member
+ * came back).
  */
 import type { CallId, Millis, NodeId, OperationId, PeerAddress, RequestId } from '../primitives/ids.ts'
 import { callId, operationId } from '../primitives/ids.ts'
@@ -143,6 +144,8 @@ export class Node {
       case 'send-failed':
         return this.membership.sendFailed(input.to, input.reason, nowMs)
       case 'storage-result':
+        // Anti-entropy learns how far this node's change log is durable from every write result (catch-up marks).
+        this.antiEntropy.observeStorageResult(input.result)
         return this.withOut((out) => this.io.storageResult(input.operationId, input.result, out))
       case 'client-request':
         return this.serve(input.requestId, input.request, nowMs)
@@ -168,7 +171,10 @@ export class Node {
     for (const event of events) {
       if (event.kind === 'leader-changed') continue
       this.placement.viewChanged(nowMs)
-      if (event.kind === 'member-up') this.replication.memberUp(event.node, out)
+      if (event.kind === 'member-up') {
+        this.replication.memberUp(event.node, out)
+        this.antiEntropy.memberUp(event.node)
+      }
     }
   }
 
@@ -198,7 +204,12 @@ export class Node {
   private onCall(from: PeerAddress, id: CallId, message: Message, nowMs: Millis): Effect[] {
     if (isMembershipMessage(message)) return this.membership.receiveCall(from, id, message, nowMs)
     if (isPlacementMessage(message)) return this.withOut((out) => this.placement.receiveCall(from, id, message, nowMs, out))
-    if (isReplicationMessage(message)) return this.withOut((out) => this.replication.receiveCall(from, id, message, out))
+    if (isReplicationMessage(message)) {
+      // Copies superseded by a reaped delete never reach the replica (tombstone-reaper.ts): they would resurrect.
+      const admitted = this.antiEntropy.admit(message)
+      if (admitted === null) return [{ kind: 'respond', to: from, callId: id, message: { kind: 'replica-merge-reply', from: this.identity.id, outcome: 'stored' } }]
+      return this.withOut((out) => this.replication.receiveCall(from, id, admitted, out))
+    }
     if (isAntiEntropyMessage(message)) return this.withOut((out) => this.antiEntropy.receiveCall(from, id, message, out))
     const answer = this.answerEcho(message)
     // Every call gets exactly one answer; a call that has none is answered with an echo of itself so the

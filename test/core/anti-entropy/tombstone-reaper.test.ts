@@ -125,3 +125,43 @@ describe('TombstoneReaper', () => {
     expect(storage.deleted).toEqual([])
   })
 })
+
+describe('TombstoneReaper.isSuperseded (late hints and handoffs after reaping)', () => {
+  /** One sibling at `counter` of actor n1, with a history reaching `history`. */
+  function single(counter: number, history: number, ms: number, tombstone = false): Uint8Array {
+    const sibling: Sibling = {
+      dot: { node, generation: 1, counter },
+      timestamp: { physicalMs: ms, logical: 0 },
+      content: tombstone ? { kind: 'tombstone' } : { kind: 'value', value: new Uint8Array([2]), contentType: 'text/plain' },
+    }
+    return encodeObject({ history: [{ node, generation: 1, counter: history }], siblings: [sibling] })
+  }
+
+  function reapedKey(): TombstoneReaper {
+    const { storage, reaper } = setup()
+    // The delete (dot 3 at 500 ms) saw the values at dots 1 and 2.
+    storage.put('gone', single(3, 3, 500, true))
+    reaper.visited(0, 1_000)
+    reaper.advance(0, owners, 1_000, ownersText, [])
+    expect(storage.deleted).toEqual(['gone'])
+    return reaper
+  }
+
+  it('drops a copy whose every sibling the reaped delete saw and outlives', () => {
+    const reaper = reapedKey()
+    expect(reaper.isSuperseded(0, 'b', 'gone', single(2, 2, 400))).toBe(true)
+    expect(reaper.isSuperseded(0, 'b', 'gone', single(3, 3, 500, true))).toBe(true)
+    expect(reaper.counters.supersededCopiesDropped).toBe(2)
+  })
+
+  it('keeps what the delete did not see, writes after the reaping (reused dots), other keys and other partitions', () => {
+    const reaper = reapedKey()
+    expect(reaper.isSuperseded(0, 'b', 'gone', single(4, 4, 450))).toBe(false)
+    // A new write to the reaped key restarts its dot counters: dot 1 looks seen, but it is newer than the delete.
+    expect(reaper.isSuperseded(0, 'b', 'gone', single(1, 1, 5_000))).toBe(false)
+    expect(reaper.isSuperseded(0, 'b', 'other', single(1, 1, 100))).toBe(false)
+    expect(reaper.isSuperseded(1, 'b', 'gone', single(1, 1, 100))).toBe(false)
+    expect(reaper.isSuperseded(0, 'b', 'gone', new Uint8Array([9, 9]))).toBe(false)
+    expect(reaper.counters.supersededCopiesDropped).toBe(0)
+  })
+})
