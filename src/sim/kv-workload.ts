@@ -130,7 +130,8 @@ export class KvWorkload {
       const decoded = decodeCausalContext(read.context)
       assert(decoded.kind === 'decoded', `a read answered an undecodable context: ${read.context}`)
       const kind = this.random.nextFloat() < 0.2 ? 'delete' : 'put'
-      this.write(client, key, kind, decoded.context, new Set(read.values), done)
+      // The whole context goes back, as an HTTP client sends X-Context: its vector and the write ids it names.
+      this.write(client, key, kind, decoded.context, new Set(read.values), done, decoded.writeIds)
     })
   }
 
@@ -159,7 +160,7 @@ export class KvWorkload {
     })
   }
 
-  private write(client: number, key: string, kind: 'put' | 'delete', context: VersionVector | null, covers: ReadonlySet<string>, done: () => void): void {
+  private write(client: number, key: string, kind: 'put' | 'delete', context: VersionVector | null, covers: ReadonlySet<string>, done: () => void, seenWriteIds: readonly string[] = []): void {
     const seq = this.nextSeq++
     const value = kind === 'put' ? `c${client}-${seq}` : null
     const w = this.pick(quorums)
@@ -169,7 +170,10 @@ export class KvWorkload {
     })
     this.stats.writes++
     const clientRequestId = `c${client}-r${seq}`
-    const base = { bucket: this.options.bucket, key, context, clientRequestId, w, ...(usePw ? { pw: 'quorum' as const } : {}) }
+    const base = {
+      bucket: this.options.bucket, key, context, clientRequestId, w, ...(usePw ? { pw: 'quorum' as const } : {}),
+      ...(seenWriteIds.length === 0 ? {} : { seenWriteIds }),
+    }
     const request = kind === 'put'
       ? { kind: 'put' as const, ...base, value: encoder.encode(value ?? ''), contentType: 'text/plain', returnBody: this.random.nextFloat() < 0.2 }
       : { kind: 'delete' as const, ...base }

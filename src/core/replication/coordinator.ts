@@ -206,7 +206,7 @@ export class Coordinator {
       this.counters.unavailable++
       return answer(infeasible ?? unavailable(spec.w, 0, 'no primary replica of this key is reachable'), out)
     }
-    if (primary === this.ports.cluster.self) return this.coordinate(spec, answer, out)
+    if (primary === this.ports.cluster.self || primaryTargets.has(this.ports.cluster.self)) return this.coordinate(spec, answer, out)
     this.forward(spec, primary, excluded, answer, out)
   }
 

@@ -89,6 +89,8 @@ function mergeSiblings(a: DottedVersionVectorSet, b: DottedVersionVectorSet): Do
 export class Replica {
   private readonly queues = new Map<string, Job[]>()
   private queued = 0
+  /** The last counter this node's actor minted, on any key (Write.counterFloor: no dot is ever minted twice). */
+  private lastCounter = 0
   readonly counters = { mints: 0, merges: 0, unchangedMerges: 0, hintsStored: 0, refusedOverload: 0, corruptObjects: 0 }
 
   constructor(private readonly ports: ReplicaPorts) {}
@@ -213,15 +215,16 @@ export class Replica {
     const timestamp = this.ports.stamp(latestTimestamp(current))
     const { actor, limits } = this.ports
     const outcome = request.conflict === 'lww'
-      ? updateLastWriteWins(current, { content: request.content, actor, timestamp }, limits)
+      ? updateLastWriteWins(current, { content: request.content, actor, timestamp, counterFloor: this.lastCounter }, limits)
       : updateObject(current, {
-          context: request.context, content: request.content, actor, timestamp,
+          context: request.context, content: request.content, actor, timestamp, counterFloor: this.lastCounter,
           ...(request.clientRequestId === undefined ? {} : { writeId: request.clientRequestId }),
           ...(request.seenWriteIds === undefined ? {} : { seenWriteIds: request.seenWriteIds }),
         }, limits)
     switch (outcome.kind) {
       case 'updated': {
         this.counters.mints++
+        this.lastCounter = outcome.dot.counter
         const dot = new TextEncoder().encode(formatDot(outcome.dot))
         return { kind: 'minted', object: outcome.object, encoded: encodeObject(outcome.object), dot, newDot: outcome.dot }
       }

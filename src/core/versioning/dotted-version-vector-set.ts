@@ -49,6 +49,14 @@ export interface Write {
   readonly writeId?: string
   /** Request ids the client's context names (causal-context.ts): writes it saw, superseded by id as well as by dot. */
   readonly seenWriteIds?: readonly string[]
+  /**
+   * The last counter this actor minted on any key: the new dot's counter goes above it. A node's copy of a key can
+   * lack dots the node itself minted (it handed the partition off and dropped it, then gained it back; a tombstone
+   * was reaped; a gained partition is still streaming in), and counting from that copy would mint a dot again,
+   * which replicas holding the first one take for a write they have already seen: a lost write (sim kv-join
+   * seed 14). Counters of one actor increase across all keys; gaps in a key's counters are harmless.
+   */
+  readonly counterFloor?: number
 }
 
 /** A live sibling as a read returns it. */
@@ -104,7 +112,7 @@ export function updateObject(
   const { context, actor } = write
   // Above both the stored history and the context: after key amnesia a context can name a counter of this very
   // actor that our copy lost, and reusing it would make the new write look already seen.
-  const counter = Math.max(counterOf(object.history, actor), context === null ? 0 : counterOf(context, actor)) + 1
+  const counter = Math.max(counterOf(object.history, actor), context === null ? 0 : counterOf(context, actor), write.counterFloor ?? 0) + 1
   const dot: Dot = { node: actor.node, generation: actor.generation, counter }
   // Ids the client saw; never its own (a client reusing a request id for a new write gets no dedup, not a loss).
   const seen = context === null ? [] : (write.seenWriteIds ?? []).filter((id) => id !== write.writeId)

@@ -25,6 +25,8 @@ export interface LastWriteWinsWrite {
   readonly content: SiblingContent
   readonly actor: Actor
   readonly timestamp: HlcTimestamp
+  /** As Write.counterFloor: the new dot's counter goes above the last one this actor minted on any key. */
+  readonly counterFloor?: number
 }
 
 export type LastWriteWinsOutcome =
@@ -53,7 +55,7 @@ export function updateLastWriteWins(
   if (write.content.kind === 'value' && !isValidContentType(write.content.contentType)) {
     return { kind: 'invalid-content-type', code: 'INVALID_CONTENT_TYPE', message: 'content type must be well-formed text of at most 255 bytes' }
   }
-  const counter = counterOf(object.history, write.actor) + 1
+  const counter = Math.max(counterOf(object.history, write.actor), write.counterFloor ?? 0) + 1
   const dot: Dot = { node: write.actor.node, generation: write.actor.generation, counter }
   const candidate: Sibling = { dot, timestamp: write.timestamp, content: write.content }
   const winner = lastWriteWinner([...object.siblings, candidate]) as Sibling
