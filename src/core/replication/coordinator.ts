@@ -5,8 +5,9 @@
  * as soon as it can no longer be met, or with `timeout` at the deadline. Open requests wait in a request waiting
  * list keyed by a local id; the deadlines are checked on tick.
  *
- * Writes: a dot must be minted by a primary, so a coordinator that is not the first live primary forwards the
- * write there (replica-write) and relays its answer. The primary mints with its own actor, persists, then sends
+ * Writes: a dot must be minted by a primary. A coordinator that is a live primary of the key mints itself (as
+ * Riak's put FSM coordinates on a node of the preference list); any other forwards the write to the first live
+ * primary (replica-write) and relays its answer. The primary mints with its own actor, persists, then sends
  * the merged object to the other targets, which merge it (never overwrite); a fallback among them also keeps a
  * hint for the primary it stands in for. A forward refused or unreachable never arrived, so the coordinator tries
  * the next live primary; a forward that timed out may have been applied and is answered `timeout`
@@ -206,7 +207,8 @@ export class Coordinator {
       this.counters.unavailable++
       return answer(infeasible ?? unavailable(spec.w, 0, 'no primary replica of this key is reachable'), out)
     }
-    if (primary === this.ports.cluster.self || primaryTargets.has(this.ports.cluster.self)) return this.coordinate(spec, answer, out)
+    // Dots of different actors never clash, so any live primary may mint; it saves the forward's round trip.
+    if (primaryTargets.has(this.ports.cluster.self)) return this.coordinate(spec, answer, out)
     this.forward(spec, primary, excluded, answer, out)
   }
 

@@ -121,4 +121,19 @@ describe('Replica', () => {
     h.complete('read')
     expect(outcomes.map((o) => o.kind)).toEqual(['minted', 'duplicate', 'minted', 'minted', 'duplicate'])
   })
+
+  it('never mints a dot twice, even on a copy that lost the dots this node minted (sim kv-join seed 14)', () => {
+    const h = new Harness()
+    const outcomes: MintOutcome[] = []
+    h.replica.mint(blind('k', 'first'), h.pending, (o) => outcomes.push(o))
+    h.complete('read')
+    h.complete('write')
+    // The partition was handed off and dropped, then gained back: this node's copy of k is gone.
+    h.objects.delete('k')
+    h.replica.mint(blind('k', 'second'), h.pending, (o) => outcomes.push(o))
+    h.complete('read')
+    h.complete('write')
+    const dots = outcomes.map((o) => (o.kind === 'minted' ? o.newDot.counter : -1))
+    expect(dots[1]).toBeGreaterThan(dots[0] as number)
+  })
 })
