@@ -69,10 +69,15 @@ export interface ChorusSystemOptions {
   readonly pollIntervalMs: number
 }
 
+/** Chorus as a MembershipSystem, with its process cluster for what only Chorus has (HTTP addresses, logs). */
+export interface ChorusMembershipSystem extends MembershipSystem {
+  readonly cluster: ChorusCluster
+}
+
 /** Upper bound on recorded sightings: a run that flaps this much has already failed. */
 const MAX_SIGHTINGS = 100_000
 
-export function launchChorus(options: ChorusSystemOptions): MembershipSystem {
+export function launchChorus(options: ChorusSystemOptions): ChorusMembershipSystem {
   const cluster = ChorusCluster.launch({
     size: options.size,
     preset: options.preset,
@@ -83,6 +88,7 @@ export function launchChorus(options: ChorusSystemOptions): MembershipSystem {
   const watcher = new ViewWatcher(cluster, options.pollIntervalMs)
   const running = (): number[] => cluster.nodes.filter((node) => node.process.state !== 'exited').map((node) => node.index)
   return {
+    cluster,
     label: `chorus (${options.preset})`,
     size: options.size,
     nodeName: (index) => cluster.node(index).id,

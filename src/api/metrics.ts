@@ -3,6 +3,7 @@
  * tests can run several nodes in one process without their counters colliding.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { TrafficByKind } from '../transport/transport.ts'
 
 export class NodeMetrics {
   readonly registry = new Registry()
@@ -79,6 +80,30 @@ export class NodeMetrics {
   /** Ownership handoff (ownership-handoff.ts): the core's counters and pending partitions, read at scrape time. */
   watchHandoff(read: () => Readonly<Record<string, number>>): void {
     this.watchCoreCounters('chorus_handoff', 'Ownership handoff: partitions started, completed, received and pending; keys sent, received and dropped', read)
+  }
+
+  /**
+   * Cluster traffic sent, by message kind and carrier, read from the transport at scrape time:
+   * `chorus_transport_bytes_sent_total{kind,carrier}` (datagram or frame envelope included, IP and TCP/UDP headers
+   * not) and `chorus_transport_messages_sent_total{kind,carrier}`. It answers "where do this node's gossip bytes
+   * go" (probes, piggybacked updates, push-pull, placement digests, anti-entropy, replication).
+   */
+  watchTransportTraffic(read: () => TrafficByKind | undefined): void {
+    const registry = this.registry
+    const counter = (name: string, help: string, pick: (row: TrafficByKind[number]) => number): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['kind', 'carrier'] as const,
+        registers: [registry],
+        collect() {
+          this.reset()
+          for (const row of read() ?? []) this.inc({ kind: row.kind, carrier: row.carrier }, pick(row))
+        },
+      })
+    }
+    counter('chorus_transport_bytes_sent_total', 'Bytes sent on the cluster port by message kind and carrier (envelope included, IP/TCP/UDP headers not)', (row) => row.bytes)
+    counter('chorus_transport_messages_sent_total', 'Messages sent on the cluster port by message kind and carrier', (row) => row.messages)
   }
 
   /**

@@ -108,6 +108,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const metrics = new NodeMetrics(id)
   const handoff = node.replication.handoff
   metrics.watchHandoff(() => ({ ...handoff.counters, pendingOutgoing: handoff.pendingOutgoing, pendingIncoming: handoff.pendingIncoming }))
+  metrics.watchTransportTraffic(() => transport.stats().sentByKind)
   metrics.watchCoreCounters('chorus_anti_entropy', 'Anti-entropy: rounds, keys compared and repaired, bytes exchanged, round durations (ms)', () => ({ ...node.antiEntropy.counters }))
   metrics.watchCoreCounters('chorus_tombstones', 'Tombstone reaping: tombstones reaped, low-water marks advanced, scans, deferred pages', () => ({ ...node.antiEntropy.reaper.counters }))
   metrics.watchCoreCounters('chorus_membership', 'Membership: dropped or stale gossip, refusal checks, suspicions and refutations', () => ({ ...node.membership.counters }))

@@ -47,6 +47,14 @@ export interface TcpChannelEvents {
 
 type ChannelState = 'idle' | 'connecting' | 'open' | 'backing-off' | 'closed'
 
+/**
+ * TCP keepalive starts probing a connection after it has been idle this long. It only has to reap connections to
+ * hosts that vanished without a FIN: membership notices a dead peer within seconds and every call has its own
+ * timeout, so nothing waits on keepalive. At 10 s, the probes and their acks on the idle connections of an idle
+ * cluster cost each node more bytes per second than SWIM's probes.
+ */
+const KEEPALIVE_IDLE_MS = 60_000
+
 export class TcpChannel {
   private state: ChannelState = 'idle'
   private socket: Socket | null = null
@@ -81,6 +89,7 @@ export class TcpChannel {
     const refusal = this.admit()
     if (refusal !== null) return this.sendFailed(refusal)
     if (this.state === 'connecting') this.sendsWhileConnecting++
+    this.counters.countSentKind(message.kind, 'stream', frame.length)
     ;(this.writer as FrameWriter).write(sealFrame(frame, 0, this.options))
   }
 
@@ -89,6 +98,7 @@ export class TcpChannel {
     const frame = prepareMessageFrame('call', message, this.options)
     const refusal = this.admit()
     if (refusal !== null) return defer(callback, failed(refusal))
+    this.counters.countSentKind(message.kind, 'stream', frame.length)
     const call: PendingCall = { callId: 0, frame, callback, timer: undefined, settled: false }
     if (this.inFlight.size < this.options.maxInFlight) this.dispatch(call)
     else if (!this.waiting.push(call)) return defer(callback, failed('overloaded'))
@@ -158,7 +168,9 @@ export class TcpChannel {
     this.writer = new FrameWriter(socket, this.counters)
     this.decoder = new FrameDecoder(this.options)
     // The hello goes first: it tells the peer which address our calls come from (our source port is random).
-    this.writer.write(encodeFrame({ type: 'hello', callId: 0, body: new TextEncoder().encode(this.localAddress) }, this.options))
+    const hello = encodeFrame({ type: 'hello', callId: 0, body: new TextEncoder().encode(this.localAddress) }, this.options)
+    this.counters.countSentKind('hello', 'stream', hello.length)
+    this.writer.write(hello)
     this.connectTimer = setTimeout(() => this.onConnectTimeout(socket), this.options.connectTimeoutMs).unref()
     socket.on('connect', () => this.onConnect(socket))
     socket.on('data', (chunk: Buffer) => this.onData(socket, chunk))
@@ -169,7 +181,7 @@ export class TcpChannel {
   private onConnect(socket: Socket): void {
     if (socket !== this.socket) return
     clearTimeout(this.connectTimer)
-    socket.setKeepAlive(true, 10_000)
+    socket.setKeepAlive(true, KEEPALIVE_IDLE_MS)
     this.state = 'open'
     this.backoffMs = 0
     this.sendsWhileConnecting = 0

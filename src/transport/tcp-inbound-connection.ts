@@ -109,7 +109,9 @@ export class TcpInboundConnection {
   private respond(callId: number, answer: Message): void {
     if (this.closed) return
     // Encoding our own answer can only fail through a bug in the core; let it throw to the caller of respond.
-    this.writer.write(sealFrame(prepareMessageFrame('response', answer, this.options), callId, this.options))
+    const frame = prepareMessageFrame('response', answer, this.options)
+    this.counters.countSentKind(answer.kind, 'stream', frame.length)
+    this.writer.write(sealFrame(frame, callId, this.options))
   }
 
   private decode(frame: Frame): Message | null {

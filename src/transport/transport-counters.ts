@@ -1,8 +1,12 @@
 /**
  * The counters behind Transport.stats(), shared by the UDP socket and every TCP connection of one transport.
  * Plain mutable fields because they are bumped on the hot path; stats() hands out a frozen snapshot.
+ *
+ * Besides the totals, every message sent is counted by its kind and carrier (bytes as written: datagram or frame
+ * envelope included, IP/UDP/TCP headers not), so an operator can see where a node's cluster traffic goes —
+ * gossip, push-pull, placement digests, anti-entropy, replication — without a packet capture.
  */
-import type { TransportStats } from './transport.ts'
+import type { TrafficByKind, TrafficCount, TransportStats } from './transport.ts'
 
 export interface UdpTcpTransportStats extends TransportStats {
   /** Of malformedDropped: input refused because its MAC was missing or wrong. */
@@ -21,7 +25,13 @@ export interface UdpTcpTransportStats extends TransportStats {
   readonly sendsDropped: number
 }
 
-export class TransportCounters implements UdpTcpTransportStats {
+/**
+ * Distinct (kind, carrier) rows kept. Message kinds are a closed set of a few dozen; the bound only guarantees
+ * that a bug naming kinds dynamically cannot grow the map without limit (further kinds count under `other`).
+ */
+const MAX_TRAFFIC_ROWS = 256
+
+export class TransportCounters {
   datagramsSent = 0
   datagramsReceived = 0
   framesSent = 0
@@ -36,6 +46,8 @@ export class TransportCounters implements UdpTcpTransportStats {
   connectionsRefused = 0
   connectionsClosedForProtocolErrors = 0
   sendsDropped = 0
+  /** Keyed by `${carrier} ${kind}`. */
+  private readonly sent = new Map<string, { kind: string; carrier: 'datagram' | 'stream'; messages: number; bytes: number }>()
 
   /** Counts input that failed to decode; authentication failures are also counted on their own. */
   countMalformed(reason: string): void {
@@ -43,7 +55,48 @@ export class TransportCounters implements UdpTcpTransportStats {
     if (reason === 'bad-mac' || reason === 'unauthenticated') this.unauthenticatedDropped++
   }
 
+  /**
+   * Counts one message handed to the carrier, by kind. The totals (datagramsSent, framesSent, bytesSent) are
+   * counted where the bytes are written; this only attributes them.
+   */
+  countSentKind(kind: string, carrier: 'datagram' | 'stream', bytes: number): void {
+    let key = `${carrier} ${kind}`
+    let row = this.sent.get(key)
+    if (row === undefined) {
+      if (this.sent.size >= MAX_TRAFFIC_ROWS) {
+        key = `${carrier} other`
+        kind = 'other'
+        row = this.sent.get(key)
+      }
+      if (row === undefined) {
+        row = { kind, carrier, messages: 0, bytes: 0 }
+        this.sent.set(key, row)
+      }
+    }
+    row.messages++
+    row.bytes += bytes
+  }
+
   snapshot(): UdpTcpTransportStats {
-    return Object.freeze({ ...this })
+    const sentByKind: TrafficCount[] = [...this.sent.values()]
+      .map((row) => Object.freeze({ ...row }))
+      .sort((a, b) => (a.carrier === b.carrier ? a.kind.localeCompare(b.kind) : a.carrier.localeCompare(b.carrier)))
+    return Object.freeze({
+      datagramsSent: this.datagramsSent,
+      datagramsReceived: this.datagramsReceived,
+      framesSent: this.framesSent,
+      framesReceived: this.framesReceived,
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
+      malformedDropped: this.malformedDropped,
+      unauthenticatedDropped: this.unauthenticatedDropped,
+      lateResponses: this.lateResponses,
+      connectionsOpened: this.connectionsOpened,
+      connectionsAccepted: this.connectionsAccepted,
+      connectionsRefused: this.connectionsRefused,
+      connectionsClosedForProtocolErrors: this.connectionsClosedForProtocolErrors,
+      sendsDropped: this.sendsDropped,
+      sentByKind: Object.freeze(sentByKind) as TrafficByKind,
+    })
   }
 }

@@ -29,7 +29,22 @@ export interface TransportStats {
   readonly bytesReceived: number
   /** Datagrams and frames that failed to decode, authenticate or validate: dropped and counted, never thrown. */
   readonly malformedDropped: number
+  /**
+   * Messages sent, by kind and carrier, with the bytes written for them (the datagram or frame envelope
+   * included, IP and TCP/UDP headers not). Optional: a transport that cannot attribute its bytes leaves it out.
+   */
+  readonly sentByKind?: TrafficByKind
 }
+
+/** Messages of one kind sent on one carrier since the transport opened. `hello` is the TCP channel's greeting. */
+export interface TrafficCount {
+  readonly kind: string
+  readonly carrier: 'datagram' | 'stream'
+  readonly messages: number
+  readonly bytes: number
+}
+
+export type TrafficByKind = readonly TrafficCount[]
 
 export interface Transport {
   readonly localAddress: PeerAddress

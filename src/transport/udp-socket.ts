@@ -78,6 +78,7 @@ export class UdpSocket {
     if (target === null) throw new RangeError(`not a host:port address: ${to}`)
     this.counters.datagramsSent++
     this.counters.bytesSent += bytes.length
+    this.counters.countSentKind(message.kind, 'datagram', bytes.length)
     const peer = this.connectedPeer(to, target)
     if (peer?.ready === true) peer.socket.send(bytes)
     else this.socket.send(bytes, target.port, target.host)

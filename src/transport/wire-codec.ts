@@ -3,7 +3,9 @@
  * exactly this code.
  *
  * Layout: one version byte (WIRE_VERSION) followed by the message as msgpack (msgpackr, plain maps, no record
- * extension so that the bytes do not depend on what the encoder has seen before). Decoding is the trust
+ * extension so that the bytes do not depend on what the encoder has seen before). The cluster's background
+ * traffic (SWIM messages and the placement digest) goes as positional arrays instead of maps, about a third of
+ * the bytes (compact-membership-codec.ts); decoding accepts either form. Decoding is the trust
  * boundary: it checks the size before msgpackr allocates anything, maps every msgpackr exception to a typed
  * DecodeError, and then validates the result against the schema registry, which rebuilds the value — so the
  * outcome is a whole, well-typed Message or a DecodeError, never an exception and never a half-valid object.
@@ -14,6 +16,7 @@ import { Buffer } from 'node:buffer'
 import { Packr } from 'msgpackr'
 import type { Message } from '../core/node/message.ts'
 import { lan } from '../core/node/node-config.ts'
+import { compactMessage, expandMessage } from './compact-membership-codec.ts'
 import { messageSchema } from './schemas.ts'
 import { SchemaViolation } from './schema.ts'
 
@@ -75,7 +78,7 @@ export function encodeMessage(message: Message): Uint8Array {
  * hot path instead of three. The room is uninitialised; the message occupies [before, length − after).
  */
 export function encodeMessageWithRoom(message: Message, before: number, after: number): Uint8Array {
-  const body = packr.pack(message)
+  const body = packr.pack(compactMessage(message) ?? message)
   const out = allocate(before + 1 + body.length + after)
   out[before] = WIRE_VERSION
   out.set(body, before + 1)
@@ -100,7 +103,8 @@ export function decodeMessage(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_
   const unpacked = unpackBody(bytes)
   if (!unpacked.ok) return unpacked
   try {
-    return { ok: true, value: messageSchema.parse(unpacked.value) }
+    const value = Array.isArray(unpacked.value) ? expandMessage(unpacked.value) : unpacked.value
+    return { ok: true, value: messageSchema.parse(value) }
   } catch (error) {
     if (error instanceof SchemaViolation) return decodeError('schema', error.message)
     return decodeError('schema', `validator failed: ${describeError(error)}`)

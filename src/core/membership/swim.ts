@@ -135,6 +135,8 @@ export interface SwimCounters {
   staleGenerationUpdates: number
   /** `dead` or `left` about a node we never knew: nothing to bury, and learning of it would resurrect reaped records. */
   strangerObituaries: number
+  /** Updates naming another node at this node's own address (a corrupt or forged id): never probed. */
+  addressConflicts: number
   /** Acks, nacks and indirect acks that match no probe or relay of ours: late or duplicated (a few are normal), or forged. */
   unmatchedReplies: number
   newerGenerationsOfSelf: number
@@ -246,6 +248,7 @@ export class Swim {
     refusalChecks: 0,
     staleGenerationUpdates: 0,
     strangerObituaries: 0,
+    addressConflicts: 0,
     unmatchedReplies: 0,
     newerGenerationsOfSelf: 0,
     probeSuspicions: 0,
@@ -845,6 +848,13 @@ export class Swim {
     }
     if (update.node === this.identity.id) {
       this.applySelfUpdate(update, nowMs, out)
+      return
+    }
+    // Only this node lives at its address. Another id there is a corrupt or forged update (a flipped byte in an id
+    // survives the compact codec); taking it in would have this node probe itself, and a table with two names
+    // for one process would confuse placement.
+    if (update.address === this.identity.address) {
+      this.counters.addressConflicts++
       return
     }
     const before = this.table.get(update.node)
