@@ -21,7 +21,7 @@ import { messageSchema } from './schemas.ts'
 import { SchemaViolation } from './schema.ts'
 
 /** Bumped on any incompatible change of the message encoding; a node drops messages of another version. */
-export const WIRE_VERSION = 1
+export const WIRE_VERSION = 2 // 2: SWIM messages and placement digests in the compact positional form
 
 export type DecodeErrorReason =
   | 'empty'
