@@ -75,6 +75,8 @@ const MAX_TRIAL_MS = 10_000
 /**
  * The test preset with small tables, failure detection slow enough that exponential latency never suspects a
  * live node (a probe round trip of two 10 ms legs rarely nears 500 ms), and read repair and anti-entropy off.
+ * Reads ask exactly R replicas (a random choice, the coordinator not being one of them) and never speculate on
+ * the others, which is PBS's model; a speculating read would take the first R of all N answers instead.
  */
 const stalenessConfig: NodeConfig = {
   ...presets.test,
@@ -83,6 +85,7 @@ const stalenessConfig: NodeConfig = {
   probeTimeoutMs: 500,
   readRepair: false,
   antiEntropyIntervalMs: 24 * 60 * 60 * 1_000,
+  readSpeculationMs: MAX_TRIAL_MS,
 }
 
 /** C(n, k); 0 when k > n. */

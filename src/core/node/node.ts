@@ -96,6 +96,7 @@ export class Node {
       actor: makeActor(identity.id, Math.max(1, identity.generation)),
       stamp: (latest) => this.stamp(latest),
       publishBucketProps: (out) => this.placement.broadcast(this.lastNowMs, out),
+      random: ports.random,
     }, config, startedAtMs)
     this.antiEntropy = new AntiEntropy(
       {

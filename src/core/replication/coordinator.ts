@@ -13,11 +13,18 @@
  * the next live primary; a forward that timed out may have been applied and is answered `timeout`
  * (indeterminate, as the client must treat it).
  *
- * Reads: every target is asked; the answer goes out at r replies; the accumulator keeps collecting until every
- * target answered or the deadline passed, then read repair sends the merged object to every primary whose copy
- * differed, in the background, never delaying the reply.
+ * Reads: each replica read costs a storage read, two frames and a decode, so only as many targets are asked as
+ * can meet r and pr (read-quorum.ts picks them): this node first when it is a target (a local read crosses no
+ * network), then the others in preference order from a random offset, so that reads of a key spread over its
+ * replicas. A failed answer (unreachable, refused, storage error) asks the next target at once; if the quorum
+ * is still pending `speculativeReadMs` after the request, every remaining target is asked (a slow replica
+ * costs one delay, not a timeout). 0 asks every target at once, in preference order. The answer goes out at r
+ * replies; the accumulator keeps collecting until every asked target answered (and no more will be asked) or
+ * the deadline passed, then read repair sends the merged object to every asked primary whose copy differed, in
+ * the background, never delaying the reply. Replicas not asked are left to anti-entropy and later reads.
  */
 import type { CallId, Millis, NodeId, PeerAddress, RequestId } from '../primitives/ids.ts'
+import type { Random } from '../primitives/random.ts'
 import type { ClientResponse, DeleteRequest, GetRequest, PutRequest } from '../node/client.ts'
 import type { QuorumSetting } from '../node/node-config.ts'
 import { resolveQuorum } from '../node/node-config.ts'
@@ -50,6 +57,8 @@ export interface CoordinatorPorts {
   readonly bucketProps: BucketPropsRegistry
   /** This node's copy of a key as reads should see it (ownership handoff adds previous owners'); default replica.read. */
   readonly readLocal?: Replica['read']
+  /** Picks where each read starts in the preference list, so reads spread over a key's replicas. */
+  readonly random: Random
 }
 
 export interface CoordinatorOptions {
@@ -60,6 +69,11 @@ export interface CoordinatorOptions {
   readonly hintedHandoff?: boolean
   /** false: reads never repair stale primaries (anti-entropy tests). Default true. */
   readonly readRepair?: boolean
+  /**
+   * A read asks the minimal set of targets first and every other target once this long has passed without a
+   * quorum. 0 (the default) asks every target at once.
+   */
+  readonly speculativeReadMs?: Millis
 }
 
 /** A write on its way to a primary, everything resolved. */
@@ -90,6 +104,13 @@ interface Plan {
 interface Waiting {
   readonly deadlineMs: Millis
   readonly expire: (out: Out) => void
+  /** Reads only: asks the targets not yet asked, once, at `atMs`; null when there is none (or it has run). */
+  speculation: Speculation | null
+}
+
+interface Speculation {
+  readonly atMs: Millis
+  readonly run: (out: Out) => void
 }
 
 /** Remaining time below which a forwarded write is not worth sending: the answer could not come back in time. */
@@ -98,7 +119,13 @@ const MIN_FORWARD_MS = 1
 export class Coordinator {
   private readonly waiting = new Map<number, Waiting>()
   private nextWaitingId = 1
-  readonly counters = { reads: 0, writes: 0, forwarded: 0, reforwarded: 0, timeouts: 0, unavailable: 0, readRepairs: 0 }
+  readonly counters = {
+    reads: 0, writes: 0, forwarded: 0, reforwarded: 0, timeouts: 0, unavailable: 0, readRepairs: 0,
+    /** Replica reads sent (local ones included): the cost partial asking saves. */
+    replicaReads: 0,
+    /** Reads whose speculative delay passed before the quorum, so that every remaining target was asked. */
+    speculativeReads: 0,
+  }
 
   constructor(private readonly ports: CoordinatorPorts, private readonly options: CoordinatorOptions) {}
 
@@ -109,9 +136,16 @@ export class Coordinator {
 
   tick(nowMs: Millis, out: Out): void {
     for (const [id, entry] of this.waiting) {
-      if (nowMs < entry.deadlineMs) continue
-      this.waiting.delete(id)
-      entry.expire(out)
+      if (nowMs >= entry.deadlineMs) {
+        this.waiting.delete(id)
+        entry.expire(out)
+        continue
+      }
+      // A read's speculative delay: asking more replicas is pointless once the deadline has passed, hence second.
+      const speculation = entry.speculation
+      if (speculation === null || nowMs < speculation.atMs) continue
+      entry.speculation = null
+      speculation.run(out)
     }
   }
 
@@ -132,24 +166,57 @@ export class Coordinator {
     if (early === 'failed') return reply(this.unavailableResponse(r, pr, targets.length, primaryTargets.size), out)
     let answered = false
     const finish = (next: Out): void => {
-      const { merged, repairs } = quorum.outcome()
-      this.readRepair(plan, merged, repairs, next)
+      const { merged, mergedEncoded, repairs } = quorum.outcome()
+      this.readRepair(plan, merged, mergedEncoded, repairs, next)
     }
     const entry = this.wait(this.deadline(request.timeoutMs), (next) => {
       if (!answered) reply(this.timeoutResponse('read'), next)
       answered = true
       finish(next)
     })
+    const speculativeReadMs = this.options.speculativeReadMs ?? 0
+    // 0 keeps the old behaviour exactly: every target at once, in preference order, and no random draw.
+    const order = speculativeReadMs > 0 ? this.readOrder(targets) : targets
+    const ask = (chosen: readonly NodeId[], next: Out): void => {
+      for (const target of chosen) this.readFrom(target, plan.address, entry, settle, next)
+    }
     const settle = (from: NodeId, answer: ReadReply, next: Out): void => {
       quorum.add(from, answer)
       const status = quorum.status()
       if (!answered && status !== 'pending') {
         answered = true
-        reply(status === 'satisfied' ? objectResponse(quorum.outcome().merged) : this.readFailed(quorum, r, pr), next)
+        reply(status === 'satisfied' ? objectResponse(quorum.merged) : this.readFailed(quorum, r, pr), next)
       }
+      // A failed answer leaves the asked targets short of the quorum: ask the next ones now, not at the deadline.
+      if (this.waiting.has(entry)) ask(quorum.askNext(order), next)
       if (quorum.complete && this.release(entry)) finish(next)
     }
-    for (const target of targets) this.readFrom(target, plan.address, entry, settle, out)
+    if (speculativeReadMs === 0) return ask(quorum.askRest(order), out)
+    this.speculate(entry, this.ports.cluster.nowMs() + speculativeReadMs, (next) => {
+      const rest = quorum.askRest(order)
+      if (rest.length > 0) this.counters.speculativeReads++
+      ask(rest, next)
+    })
+    ask(quorum.askNext(order), out)
+  }
+
+  /** Runs `run` once at `atMs` (checked on tick) unless the entry leaves the waiting list first. */
+  private speculate(entry: number, atMs: Millis, run: (out: Out) => void): void {
+    const waiting = this.waiting.get(entry)
+    if (waiting !== undefined) waiting.speculation = { atMs, run }
+  }
+
+  /**
+   * The order in which a read asks its targets: this node first when it is one (its read crosses no network),
+   * then the others in preference order, rotated by a random offset so that coordinators that are not replicas
+   * spread their reads over every replica instead of always loading the first.
+   */
+  private readOrder(targets: readonly NodeId[]): readonly NodeId[] {
+    const self = this.ports.cluster.self
+    const others = targets.filter((id) => id !== self)
+    const offset = others.length > 1 ? this.ports.random.nextInt(others.length) : 0
+    const rotated = [...others.slice(offset), ...others.slice(0, offset)]
+    return others.length === targets.length ? rotated : [self, ...rotated]
   }
 
   write(requestId: RequestId, request: PutRequest | DeleteRequest, out: Out): void {
@@ -340,16 +407,18 @@ export class Coordinator {
   private readFrom(target: NodeId, address: KeyAddress, entry: number, settle: (from: NodeId, reply: ReadReply, out: Out) => void, out: Out): void {
     if (target === this.ports.cluster.self) {
       const readLocal = this.ports.readLocal ?? ((a, o, d) => this.ports.replica.read(a, o, d))
-      return readLocal(address, out, (local, next) => settle(target, local.kind === 'found' ? { kind: 'found', object: local.object } : { kind: local.kind }, next))
+      this.counters.replicaReads++
+      return readLocal(address, out, (local, next) => settle(target, local.kind === 'found' ? { kind: 'found', object: local.object, encoded: local.encoded } : { kind: local.kind }, next))
     }
     const peer = this.ports.cluster.address(target)
     if (peer === null) return settle(target, { kind: 'failed' }, out)
+    this.counters.replicaReads++
     const timeoutMs = Math.max(1, (this.waiting.get(entry)?.deadlineMs ?? 0) - this.ports.cluster.nowMs())
     const message = { kind: 'replica-read' as const, from: this.ports.cluster.self, ...address }
     this.ports.io.call(peer, message, timeoutMs, out, (outcome, next) => settle(target, readReplyOf(outcome), next))
   }
 
-  private readRepair(plan: Plan, merged: DottedVersionVectorSet, repairs: readonly NodeId[], out: Out): void {
+  private readRepair(plan: Plan, merged: DottedVersionVectorSet, mergedEncoded: Uint8Array | null, repairs: readonly NodeId[], out: Out): void {
     if (this.options.readRepair === false) return
     const self = this.ports.cluster.self
     for (const target of repairs) {
@@ -362,7 +431,7 @@ export class Coordinator {
       }
       const address = this.ports.cluster.address(target)
       if (address === null) continue
-      const message = { kind: 'replica-merge' as const, from: self, ...plan.address, conflict: plan.conflict, object: encodeObject(merged) }
+      const message = { kind: 'replica-merge' as const, from: self, ...plan.address, conflict: plan.conflict, object: mergedEncoded ?? encodeObject(merged) }
       this.ports.io.call(address, message, this.options.requestTimeoutMs, out, () => {})
     }
   }
@@ -410,6 +479,7 @@ export class Coordinator {
         this.counters.timeouts++
         expire(out)
       },
+      speculation: null,
     })
     return id
   }
@@ -440,7 +510,8 @@ function readReplyOf(outcome: CallOutcome): ReadReply {
   if (reply.outcome === 'missing') return { kind: 'missing' }
   if (reply.outcome !== 'found' || reply.object === undefined) return { kind: 'failed' }
   const decoded = decodeObject(reply.object)
-  return decoded.kind === 'decoded' ? { kind: 'found', object: decoded.object } : { kind: 'failed' }
+  // The received bytes stay with the reply: the read quorum compares them with the merge instead of re-encoding.
+  return decoded.kind === 'decoded' ? { kind: 'found', object: decoded.object, encoded: reply.object } : { kind: 'failed' }
 }
 
 

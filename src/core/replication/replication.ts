@@ -8,6 +8,7 @@
  * would look for it.
  */
 import type { CallId, Millis, NodeId, PeerAddress, RequestId } from '../primitives/ids.ts'
+import type { Random } from '../primitives/random.ts'
 import type { BucketProps, ClientRequest, ClientResponse } from '../node/client.ts'
 import type { IoContinuations, Out } from '../node/io-continuations.ts'
 import type { NodeConfig } from '../node/node-config.ts'
@@ -36,6 +37,8 @@ export interface ReplicationPorts {
   readonly stamp: (latest: HlcTimestamp | null) => HlcTimestamp
   /** Tell every member about a bucket-props change (the placement gossip carries it). */
   readonly publishBucketProps: (out: Out) => void
+  /** The node's seeded Random: the coordinator draws where each read starts among a key's replicas. */
+  readonly random: Random
 }
 
 export class Replication {
@@ -57,9 +60,9 @@ export class Replication {
       retryIntervalMs: config.handoffRetryIntervalMs, dropDelayMs: config.handoffDropDelayMs, callTimeoutMs: config.requestTimeoutMs,
     })
     const readLocal = this.handoff.readLocal.bind(this.handoff)
-    this.coordinator = new Coordinator({ io, replica: this.replica, cluster, bucketProps, readLocal }, {
+    this.coordinator = new Coordinator({ io, replica: this.replica, cluster, bucketProps, readLocal, random: ports.random }, {
       requestTimeoutMs: config.requestTimeoutMs, maxPendingRequests: config.maxPendingRequests, maxValueBytes: config.maxValueBytes,
-      hintedHandoff: config.hintedHandoff, readRepair: config.readRepair,
+      hintedHandoff: config.hintedHandoff, readRepair: config.readRepair, speculativeReadMs: config.readSpeculationMs,
     })
     this.hints = new HintReplayer({
       io, self: cluster.self,

@@ -42,6 +42,11 @@ const objectPool = fc
     return pool
   })
 
+/** A found reply carries its canonical bytes, as one received from a replica does. */
+function foundReply(object: DottedVersionVectorSet): ReadReply {
+  return { kind: 'found', object, encoded: encodeObject(object) }
+}
+
 function naiveStatus(targets: readonly NodeId[], primaries: ReadonlySet<NodeId>, r: number, pr: number, replies: ReadonlyMap<NodeId, ReadReply>): QuorumStatus {
   const met = (answered: readonly NodeId[]): boolean => answered.length >= r && answered.filter((t) => primaries.has(t)).length >= pr
   const answered = targets.filter((t) => replies.has(t) && replies.get(t)?.kind !== 'failed')
@@ -68,7 +73,7 @@ describe('ReadQuorum', () => {
       const quorum = new ReadQuorum({ targets, primaries, r, pr, merge: mergeObjects })
       const seen = new Map<NodeId, ReadReply>()
       for (const [from, pick] of replies) {
-        const reply: ReadReply = pick === -1 ? { kind: 'missing' } : pick === -2 ? { kind: 'failed' } : { kind: 'found', object: pool[pick % pool.length] as DottedVersionVectorSet }
+        const reply: ReadReply = pick === -1 ? { kind: 'missing' } : pick === -2 ? { kind: 'failed' } : foundReply(pool[pick % pool.length] as DottedVersionVectorSet)
         quorum.add(from, reply)
         if (targets.includes(from) && !seen.has(from)) seen.set(from, reply)
         expect(quorum.status()).toBe(naiveStatus(targets, primaries, r, pr, seen))
@@ -84,6 +89,40 @@ describe('ReadQuorum', () => {
         : false,
       ).map(([id]) => id)
       expect([...outcome.repairs].sort()).toEqual(expectedRepairs.sort())
+    }))
+  })
+
+  it('partial asking: the first ask is minimal, topping up after each answer is as available as asking everyone, and it completes', () => {
+    const asking = fc.record({
+      targets: fc.shuffledSubarray(ids, { minLength: 1 }),
+      primaryMask: fc.nat(31),
+      rFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+      prFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+      failMask: fc.nat(31),
+      answerPicks: fc.array(fc.nat(10), { minLength: 10, maxLength: 10 }),
+    })
+    fc.assert(fc.property(asking, ({ targets, primaryMask, rFraction, prFraction, failMask, answerPicks }) => {
+      const primaries = new Set(targets.filter((_, i) => (primaryMask >> i) & 1))
+      const r = 1 + Math.floor(rFraction * targets.length)
+      const pr = Math.floor(prFraction * (primaries.size + 1))
+      const fails = new Set(targets.filter((_, i) => (failMask >> i) & 1))
+      const quorum = new ReadQuorum({ targets, primaries, r, pr, merge: mergeObjects })
+      const outstanding = quorum.askNext(targets)
+      if (quorum.status() === 'pending') {
+        expect(outstanding.length).toBe(Math.max(r, pr))
+        expect(outstanding.filter((t) => primaries.has(t)).length).toBeGreaterThanOrEqual(pr)
+      }
+      // Answers arrive in an arbitrary order; each one may make the coordinator ask more.
+      for (let step = 0; outstanding.length > 0; step++) {
+        const [from] = outstanding.splice((answerPicks[step % answerPicks.length] ?? 0) % outstanding.length, 1) as [NodeId]
+        quorum.add(from, fails.has(from) ? { kind: 'failed' } : { kind: 'missing' })
+        outstanding.push(...quorum.askNext(targets))
+      }
+      const healthy = targets.filter((t) => !fails.has(t))
+      const reachable = healthy.length >= r && healthy.filter((t) => primaries.has(t)).length >= pr
+      expect(quorum.status()).toBe(reachable ? 'satisfied' : 'failed')
+      expect(quorum.complete).toBe(true)
+      expect(quorum.askRest(targets)).toEqual([])
     }))
   })
 
