@@ -21,6 +21,7 @@ import type { ClientResponse } from '../core/node/client.ts'
 import { partitionOf } from '../core/partitioning/key-hash.ts'
 import { decodeCausalContext } from '../core/versioning/causal-context.ts'
 import type { SimNode } from './sim-node.ts'
+import { askUntil } from './ask-until.ts'
 import { World } from './world.ts'
 
 export const hintResurrectionConfig: NodeConfig = {
@@ -75,18 +76,8 @@ export function runHintResurrectionScenario(options: { readonly seed: number; re
     const result = from.disk.read({ kind: 'list-hints', target: target.id, afterHintId: 0, limit: 1_000 }, world.nowMs)
     return result.kind === 'hints' ? result.hints.filter((hint) => hint.bucket === bucket && hint.key === key).length : -1
   }
-  /** Sends `request` to `node`, retrying every 250 ms until it is accepted or `untilMs` passes. */
-  const ask = (node: SimNode, request: Parameters<World['clientRequest']>[1], untilMs: Millis, accept: (r: ClientResponse) => boolean, done: (r: ClientResponse | null) => void): void => {
-    const id = world.clientRequest(node.id, request)
-    const poll = (): void => {
-      const outcome = world.cluster.outcome(id)
-      if (outcome === undefined) return world.schedule(50, poll)
-      if (outcome.kind === 'response' && accept(outcome.response)) return done(outcome.response)
-      if (world.nowMs + 250 > untilMs) return done(outcome.kind === 'response' ? outcome.response : null)
-      world.schedule(250, () => ask(node, request, untilMs, accept, done))
-    }
-    world.schedule(50, poll)
-  }
+  const ask = (node: SimNode, request: Parameters<World['clientRequest']>[1], untilMs: Millis, accept: (r: ClientResponse) => boolean, done: (r: ClientResponse | null) => void): void =>
+    askUntil(world, node, request, untilMs, accept, done)
   const put = (value: string, w: 'all' | 2): ClientRequest => ({
     kind: 'put', bucket, key, value: new TextEncoder().encode(value), contentType: 'text/plain', context: null, returnBody: false, w,
   })

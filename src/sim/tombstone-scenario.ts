@@ -23,6 +23,7 @@ import { decodeCausalContext } from '../core/versioning/causal-context.ts'
 import { decodeObject } from '../core/versioning/object-codec.ts'
 import type { VersionVector } from '../core/versioning/version-vector.ts'
 import type { SimNode } from './sim-node.ts'
+import { askUntil } from './ask-until.ts'
 import { World } from './world.ts'
 
 export const tombstoneScenarioConfig: NodeConfig = {
@@ -86,18 +87,8 @@ export function runTombstoneScenario(options: TombstoneScenarioOptions): Tombsto
     if (decoded.kind !== 'decoded') return 'corrupt'
     return decoded.object.siblings.some((s) => s.content.kind === 'value') ? 'live' : 'tombstone'
   }
-  /** Sends `request` to `node` and calls `done` with the response, retrying failures every 250 ms until `untilMs`. */
-  const ask = (node: SimNode, request: Parameters<World['clientRequest']>[1], untilMs: Millis, accept: (r: ClientResponse) => boolean, done: (r: ClientResponse | null) => void): void => {
-    const id = world.clientRequest(node.id, request)
-    const poll = (): void => {
-      const outcome = world.cluster.outcome(id)
-      if (outcome === undefined) return world.schedule(50, poll)
-      if (outcome.kind === 'response' && accept(outcome.response)) return done(outcome.response)
-      if (world.nowMs + 250 > untilMs) return done(outcome.kind === 'response' ? outcome.response : null)
-      world.schedule(250, () => ask(node, request, untilMs, accept, done))
-    }
-    world.schedule(50, poll)
-  }
+  const ask = (node: SimNode, request: Parameters<World['clientRequest']>[1], untilMs: Millis, accept: (r: ClientResponse) => boolean, done: (r: ClientResponse | null) => void): void =>
+    askUntil(world, node, request, untilMs, accept, done)
   const readAll = (node: SimNode, untilMs: Millis, done: (r: ClientResponse | null) => void): void =>
     ask(node, { kind: 'get', bucket, key, r: 'all' }, untilMs, (r) => r.kind === 'object', done)
   const notFound = (r: ClientResponse | null): boolean => r !== null && r.kind === 'object' && r.siblings.length === 0
