@@ -2,8 +2,8 @@
  * Five `chorus start --preset test` processes on loopback (issue 6): quorum writes and reads through every node;
  * with one node SIGKILLed, w=quorum writes still succeed (the two other replicas, or a fallback standing in), and
  * once the node is back it holds, in its own copy, every write it missed while down: the hints, the change-log
- * catch-up and anti-entropy brought them. Its own copy is read at r=1 through itself, which asks this node first
- * (a local read answers long before the speculation delay would ask anyone else). Every wait polls with a
+ * catch-up and anti-entropy brought them. Its own copy is read at r=1 through itself, which asks only this node
+ * (speculation is off in this cluster, so no other replica is asked). Every wait polls with a
  * deadline; the harness kills the processes and removes the data directories.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -11,32 +11,17 @@ import { partitionOf } from '../../src/core/partitioning/key-hash.ts'
 import { ChorusCluster, stateIn } from '../../scripts/lib/process-cluster.ts'
 import type { ClusterNode } from '../../scripts/lib/process-cluster.ts'
 import { pollUntil } from '../../scripts/lib/poll.ts'
+import { request } from './node-http.ts'
+import type { Answer } from './node-http.ts'
 
 const SIZE = 5
 const START_DEADLINE_MS = 60_000
 const SETTLE_DEADLINE_MS = 30_000
 const BUCKET = 'kv-five'
 
-interface Answer {
-  readonly status: number
-  readonly body: string
-}
-
 interface Partitions {
   readonly partitions: number
   readonly owners: readonly (readonly string[])[]
-}
-
-async function request(node: ClusterNode, method: string, path: string, body?: string): Promise<Answer> {
-  try {
-    const response = await fetch(`http://${node.httpAddress}${path}`, {
-      method, signal: AbortSignal.timeout(5_000),
-      ...(body === undefined ? {} : { body, headers: { 'content-type': 'text/plain' } }),
-    })
-    return { status: response.status, body: await response.text() }
-  } catch (error) {
-    return { status: 0, body: String(error) }
-  }
 }
 
 const put = (node: ClusterNode, key: string, value: string): Promise<Answer> =>
@@ -53,7 +38,8 @@ describe('replication with five real processes on loopback', () => {
   let cluster: ChorusCluster
 
   beforeAll(async () => {
-    cluster = await ChorusCluster.start({ size: SIZE, preset: 'test', healthDeadlineMs: START_DEADLINE_MS })
+    // Reads never speculate here, so a read at r=1 through a replica is answered by that replica's own copy alone.
+    cluster = await ChorusCluster.start({ size: SIZE, preset: 'test', healthDeadlineMs: START_DEADLINE_MS, extraFlags: ['--read-speculation-ms', '600000'] })
     const ids = cluster.nodes.map((node) => node.id)
     await pollUntil(async () => {
       const tables = await Promise.all(cluster.nodes.map(partitionsOf))

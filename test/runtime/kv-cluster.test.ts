@@ -9,27 +9,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChorusCluster, stateIn } from '../../scripts/lib/process-cluster.ts'
 import type { ClusterNode } from '../../scripts/lib/process-cluster.ts'
 import { pollUntil } from '../../scripts/lib/poll.ts'
+import { request } from './node-http.ts'
+import type { Answer } from './node-http.ts'
 
 const START_DEADLINE_MS = 40_000
 const SETTLE_DEADLINE_MS = 20_000
 const BUCKET = 'kv-cluster'
-
-interface Answer {
-  readonly status: number
-  readonly body: string
-}
-
-async function request(node: ClusterNode, method: string, path: string, body?: string): Promise<Answer> {
-  try {
-    const response = await fetch(`http://${node.httpAddress}${path}`, {
-      method, signal: AbortSignal.timeout(5_000),
-      ...(body === undefined ? {} : { body, headers: { 'content-type': 'text/plain' } }),
-    })
-    return { status: response.status, body: await response.text() }
-  } catch (error) {
-    return { status: 0, body: String(error) }
-  }
-}
 
 const put = (node: ClusterNode, key: string, value: string, w: string): Promise<Answer> =>
   request(node, 'PUT', `/buckets/${BUCKET}/keys/${encodeURIComponent(key)}?w=${w}`, value)

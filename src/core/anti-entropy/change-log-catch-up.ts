@@ -38,7 +38,6 @@ import { partitionOf } from '../partitioning/key-hash.ts'
 import type { ClusterView } from '../replication/cluster-view.ts'
 import type { Replica } from '../replication/replica.ts'
 import type { ConflictMode } from '../replication/replication-messages.ts'
-import { decodeObject } from '../versioning/object-codec.ts'
 import type { AeFetchedObject, AeKeyAddress, AeKeyEntry, AeLog, AeLogReply, AntiEntropyMessage } from './anti-entropy-messages.ts'
 import { antiEntropyLimits } from './anti-entropy-messages.ts'
 import { CatchUpMarks, catchUpMarksMetaName, persistSpacingMs } from './catch-up-marks.ts'
@@ -46,6 +45,7 @@ import { digestBytes, digestToBytes, readDigest, sameDigest } from './digest64.t
 import type { ExchangeOutcome, ExchangeStats } from './exchange.ts'
 import { PeerExchange } from './exchange.ts'
 import type { MerkleTree } from './merkle-tree.ts'
+import { mergeFetched } from './merge-fetched.ts'
 import { isReapable } from './tombstone-reaper.ts'
 
 export interface CatchUpPorts {
@@ -371,28 +371,18 @@ class CatchUpRun {
   private mergeAll(objects: readonly AeFetchedObject[], out: Out, then: (ok: boolean, out: Out) => void): void {
     const { partition } = this.job
     const reapBeforeMs = this.ports.reapBeforeMs(partition)
-    let waiting = 1
-    let ok = true
-    const settle = (stored: boolean, next: Out): void => {
-      ok &&= stored
-      if (--waiting === 0) then(ok, next)
-    }
-    for (const fetched of objects) {
-      if (fetched.object === undefined) continue
-      this.ports.counters.bytesExchanged += fetched.object.length
+    mergeFetched(objects, {
+      replica: this.ports.replica, partition, partitions: this.ports.options.partitions,
+      conflictFor: (bucket) => this.ports.conflictFor(bucket),
       // As in exchange.ts: a reapable tombstone of a key we lack was reaped here; copying it back undoes that.
-      if (reapBeforeMs !== null && this.tree.get(fetched.bucket, fetched.key) === null && isReapable(fetched.object, reapBeforeMs)) continue
-      const decoded = decodeObject(fetched.object)
-      if (decoded.kind !== 'decoded' || partitionOf(fetched.bucket, fetched.key, this.ports.options.partitions) !== partition) {
-        ok = false
-        continue
-      }
-      waiting++
-      this.ports.counters.catchUpObjectsFetched++
-      const address = { partition, bucket: fetched.bucket, key: fetched.key }
-      this.ports.replica.merge(address, this.ports.conflictFor(fetched.bucket), decoded.object, null, out, (outcome, next) => settle(outcome === 'stored', next))
-    }
-    settle(true, out)
+      skip: (bucket, key, object) => reapBeforeMs !== null && this.tree.get(bucket, key) === null && isReapable(object, reapBeforeMs),
+      received: (bytes) => {
+        this.ports.counters.bytesExchanged += bytes
+      },
+      merging: () => {
+        this.ports.counters.catchUpObjectsFetched++
+      },
+    }, out, then)
   }
 
   /**

@@ -18,12 +18,11 @@ import type { NodeId, PeerAddress } from '../primitives/ids.ts'
 import type { IoContinuations, Out } from '../node/io-continuations.ts'
 import type { CallOutcome } from '../node/input.ts'
 import { isAntiEntropyMessage } from '../node/message.ts'
-import { partitionOf } from '../partitioning/key-hash.ts'
 import type { Replica } from '../replication/replica.ts'
 import type { ConflictMode } from '../replication/replication-messages.ts'
-import { decodeObject } from '../versioning/object-codec.ts'
 import type { AeFetchedObject, AeHashes, AeKeyAddress, AeKeyEntry, AntiEntropyMessage } from './anti-entropy-messages.ts'
 import { antiEntropyLimits } from './anti-entropy-messages.ts'
+import { mergeFetched } from './merge-fetched.ts'
 import { digestBytes, readDigest, sameDigest } from './digest64.ts'
 import { isReapable } from './tombstone-reaper.ts'
 import type { MerkleTree } from './merkle-tree.ts'
@@ -153,28 +152,18 @@ export class PeerExchange {
   }
 
   private mergeAll(objects: readonly AeFetchedObject[], out: Out, then: (ok: boolean, out: Out) => void): void {
-    let waiting = 1
-    let ok = true
-    const settle = (stored: boolean, next: Out): void => {
-      ok &&= stored
-      if (--waiting === 0) then(ok, next)
-    }
-    for (const fetched of objects) {
-      if (fetched.object === undefined) continue
-      this.stats.bytesExchanged += fetched.object.length
-      if (this.reapedCopy(fetched.bucket, fetched.key, fetched.object)) continue
-      const decoded = decodeObject(fetched.object)
-      if (decoded.kind !== 'decoded' || partitionOf(fetched.bucket, fetched.key, this.ports.partitions) !== this.partition) {
-        ok = false
-        continue
-      }
-      waiting++
-      this.stats.keysRepaired++
-      this.repairedAny = true
-      const address = { partition: this.partition, bucket: fetched.bucket, key: fetched.key }
-      this.ports.replica.merge(address, this.ports.conflictFor(fetched.bucket), decoded.object, null, out, (outcome, next) => settle(outcome === 'stored', next))
-    }
-    settle(true, out)
+    mergeFetched(objects, {
+      replica: this.ports.replica, partition: this.partition, partitions: this.ports.partitions,
+      conflictFor: (bucket) => this.ports.conflictFor(bucket),
+      skip: (bucket, key, object) => this.reapedCopy(bucket, key, object),
+      received: (bytes) => {
+        this.stats.bytesExchanged += bytes
+      },
+      merging: () => {
+        this.stats.keysRepaired++
+        this.repairedAny = true
+      },
+    }, out, then)
   }
 
   /** Sends our (merged) copy of every key the peer lacked or held differently, a page at a time. */
