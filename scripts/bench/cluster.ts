@@ -34,7 +34,7 @@ import type { KvProtocol, Operation, PhaseResult } from '../lib/http-load.ts'
 import { LoopbackChorusCluster } from '../lib/loopback-chorus-cluster.ts'
 import { ManagedProcess } from '../lib/managed-process.ts'
 import { pollUntil } from '../lib/poll.ts'
-import { cpuSeconds } from '../lib/process-cpu.ts'
+import { cpuSeconds, mainThreadCpuSeconds } from '../lib/process-cpu.ts'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const bareServerScript = join(repoRoot, 'scripts/lib/bare-kv-server.ts')
@@ -209,12 +209,17 @@ async function putThenGet(
   const measured = async (operation: Operation): Promise<Measured> => {
     if (settings.warmupSeconds > 0) await phase(operation, settings.warmupSeconds)
     const cpuBefore = cpuSeconds(serverPids)
+    const mainCpuBefore = mainThreadCpuSeconds(serverPids)
     const fromUs = monotonicNowUs()
     const result = await phase(operation, settings.seconds)
     const window = { fromUs, toUs: monotonicNowUs() }
     // Per successful request: shed or failed ones cost a little too, and a system should not look cheaper for them.
     const serverCpuUsPerOk = (1e6 * (cpuSeconds(serverPids) - cpuBefore)) / Math.max(1, result.ok)
-    console.log(`  ${protocol.name} ${operation}: ${describe(result)}, server CPU ${serverCpuUsPerOk.toFixed(0)} µs/ok`)
+    const mainThreadUsPerOk = (1e6 * (mainThreadCpuSeconds(serverPids) - mainCpuBefore)) / Math.max(1, result.ok)
+    console.log(
+      `  ${protocol.name} ${operation}: ${describe(result)}, server CPU ${serverCpuUsPerOk.toFixed(0)} µs/ok ` +
+        `(${mainThreadUsPerOk.toFixed(0)} on main threads)`,
+    )
     for (const [status, body] of Object.entries(result.failureSamples)) console.log(`    first ${status} answer: ${body}`)
     return { ...result, serverCpuUsPerOk, window }
   }

@@ -9,14 +9,27 @@ import { readFileSync } from 'node:fs'
 
 let ticksPerSecond: number | undefined
 
-/** User plus system CPU seconds of the given processes; a process that has gone counts as zero. */
+/** User plus system CPU seconds of the given processes (all their threads); a process that has gone counts as zero. */
 export function cpuSeconds(pids: readonly (number | undefined)[]): number {
+  return sumTicks(pids, (pid) => `/proc/${pid}/stat`)
+}
+
+/**
+ * CPU seconds of the given processes' main threads only (the JavaScript event loop). The rest of a Node process's
+ * time is libuv's thread pool (LevelDB, fsync), V8's garbage-collector and compiler threads: the difference tells
+ * whether a cost is in the JavaScript a request runs or in the work it hands off.
+ */
+export function mainThreadCpuSeconds(pids: readonly (number | undefined)[]): number {
+  return sumTicks(pids, (pid) => `/proc/${pid}/task/${pid}/stat`)
+}
+
+function sumTicks(pids: readonly (number | undefined)[], statPath: (pid: number) => string): number {
   ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
   let ticks = 0
   for (const pid of pids) {
     if (pid === undefined) continue
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      const stat = readFileSync(statPath(pid), 'utf8')
       // The command name (field 2) may contain spaces and parentheses; the fields after its last ')' do not.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
       // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 here, counting from field 3 as 1.

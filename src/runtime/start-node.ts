@@ -115,11 +115,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   metrics.watchCoreCounters('chorus_coordinator', 'Coordinated reads and writes, forwards, timeouts, unavailable answers, read repairs', () => ({ ...node.replication.coordinator.counters }))
   metrics.watchCoreCounters('chorus_replica', 'Replica work: dots minted, merges, hints stored, overload refusals, corrupt objects', () => ({ ...node.replication.replica.counters }))
   metrics.watchCoreCounters('chorus_hints', 'Hinted handoff: hints replayed, failed replays, pages', () => ({ ...node.replication.hints.counters }))
-  metrics.watchCoreCounters('chorus_storage', 'Storage: duplicate request ids, expired request ids swept, corrupt change-log entries', () => ({
+  metrics.watchCoreCounters('chorus_storage', 'Storage: duplicate request ids, expired request ids swept, corrupt change-log entries, object reads inline and through the thread pool, inline read budget exceeded', () => ({
     duplicateRequests: storage.stats.duplicateRequests,
     expiredRequestsSwept: storage.stats.expiredRequestsSwept,
     corruptedLogEntries: storage.stats.corruptedLogEntries,
     hintsDropped: storage.stats.hints.dropped,
+    ...storage.stats.objectReads,
   }))
   const api = new ApiServer(
     {

@@ -30,6 +30,14 @@ export class AbstractLevelStore implements KvStore {
     return value ?? null
   }
 
+  readonly getSync = (key: Uint8Array): Uint8Array | null => {
+    try {
+      return this.db.getSync(key) ?? null
+    } catch (error) {
+      throw toStorageError(error, `${this.description}: getSync`)
+    }
+  }
+
   async getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | null)[]> {
     if (keys.length === 0) return []
     const values = await this.guard('getMany', () => this.db.getMany(keys.slice()))

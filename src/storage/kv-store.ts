@@ -43,6 +43,12 @@ export interface KvStore {
   close(): Promise<void>
   get(key: Uint8Array): Promise<Uint8Array | null>
   getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | null)[]>
+  /**
+   * A read on the calling thread, where the store can do one (LevelDB can: about 2 µs when the block is cached,
+   * against 15-25 µs of CPU for an async get's trip through the thread pool). It blocks the event loop for as
+   * long as the lookup takes, disk reads included, so read-batcher.ts budgets it. Absent on stores that cannot.
+   */
+  readonly getSync?: (key: Uint8Array) => Uint8Array | null
   /** Applies every operation or none. */
   write(operations: readonly KvOperation[], options: KvWriteOptions): Promise<void>
   /** Entries in [gte, lt) in key order (or reversed), at most `limit` of them. */

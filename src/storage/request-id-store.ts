@@ -26,11 +26,17 @@ export interface RequestIdStoreOptions {
 
 export const defaultRequestIdStoreOptions: RequestIdStoreOptions = { ttlMs: 10 * 60 * 1_000, maxRequestIdBytes: 256 }
 
+/** Where lookups read from: the store itself, or the engine's ReadBatcher so they may run inline. */
+export interface PointReader {
+  getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | null)[]>
+}
+
 export class RequestIdStore {
   constructor(
     private readonly store: KvStore,
     private readonly clock: Clock,
     private readonly options: RequestIdStoreOptions = defaultRequestIdStoreOptions,
+    private readonly reader: PointReader = store,
   ) {
     assert(options.ttlMs > 0, 'request-id TTL must be positive')
   }
@@ -52,7 +58,7 @@ export class RequestIdStore {
 
   /** lookup for many ids with one read, in the same order. */
   async lookupMany(requestIds: readonly string[]): Promise<(RequestRecord | null)[]> {
-    const raws = await this.store.getMany(requestIds.map(requestKey))
+    const raws = await this.reader.getMany(requestIds.map(requestKey))
     const nowMs = this.clock.wallClockMs()
     return raws.map((raw, i) => {
       if (raw === null) return null

@@ -26,6 +26,7 @@ import type { KvStore } from './kv-store.ts'
 import type { NodeIdentityRecord } from './node-metadata.ts'
 import { claimNodeIdentity } from './node-metadata.ts'
 import { ReadBatcher } from './read-batcher.ts'
+import type { ReadBatcherStats } from './read-batcher.ts'
 import { readQuery } from './storage-reader.ts'
 import type { StorageReaderParts } from './storage-reader.ts'
 import type { RequestIdStoreOptions } from './request-id-store.ts'
@@ -46,8 +47,10 @@ export interface StorageEngineOptions {
   readonly maxBatchOperations: number
   /** See CommitQueueOptions.gatherFollowers; the simulator sets false. */
   readonly gatherFollowers: boolean
-  /** Gather a turn's object reads into one getMany (read-batcher.ts); false issues each read alone. */
+  /** Gather a turn's thread-pool object reads into one getMany (read-batcher.ts); false issues each read alone. */
   readonly gatherReads: boolean
+  /** Read objects on the event loop while that stays within its budget (read-batcher.ts); false never does. */
+  readonly inlineReads: boolean
   readonly changeLog: ChangeLogOptions
   readonly hints: HintStoreOptions
   readonly requestIds: RequestIdStoreOptions
@@ -62,6 +65,7 @@ export const defaultStorageEngineOptions: Omit<StorageEngineOptions, 'nodeId'> =
   maxBatchOperations: defaultCommitQueueOptions.maxBatchOperations,
   gatherFollowers: defaultCommitQueueOptions.gatherFollowers,
   gatherReads: true,
+  inlineReads: true,
   changeLog: defaultChangeLogOptions,
   hints: defaultHintStoreOptions,
   requestIds: defaultRequestIdStoreOptions,
@@ -81,6 +85,7 @@ export interface StorageStats {
   readonly corruptedLogEntries: number
   readonly duplicateRequests: number
   readonly expiredRequestsSwept: number
+  readonly objectReads: ReadBatcherStats
 }
 
 export class StorageEngine {
@@ -101,9 +106,10 @@ export class StorageEngine {
     private readonly requestIds: RequestIdStore,
     readonly identity: NodeIdentityRecord,
     private readonly options: StorageEngineOptions,
+    private readonly objectReads: ReadBatcher,
   ) {
     this.planner = new WritePlanner(changeLog, hintStore, requestIds)
-    this.readerParts = { store, objects: new ReadBatcher(store, options.gatherReads), changeLog, hints: hintStore, requestIds }
+    this.readerParts = { store, objects: this.objectReads, changeLog, hints: hintStore, requestIds }
   }
 
   static async open(ports: StorageEnginePorts, options: StorageEngineOptions): Promise<StorageEngine> {
@@ -123,8 +129,9 @@ export class StorageEngine {
       const identity = await claimNodeIdentity(store, queue, clock, options.nodeId)
       const changeLog = await ChangeLog.recover(store, options.changeLog, ports.onCorruptEntry ?? (() => {}))
       const hintStore = await HintStore.recover(store, options.hints)
-      const requestIds = new RequestIdStore(store, clock, options.requestIds)
-      const engine = new StorageEngine(store, queue, changeLog, hintStore, requestIds, identity, options)
+      const reads = new ReadBatcher(store, { gather: options.gatherReads, inline: options.inlineReads })
+      const requestIds = new RequestIdStore(store, clock, options.requestIds, reads)
+      const engine = new StorageEngine(store, queue, changeLog, hintStore, requestIds, identity, options, reads)
       engine.startSweepTimer()
       return engine
     } catch (error) {
@@ -176,6 +183,7 @@ export class StorageEngine {
       corruptedLogEntries: this.changeLog.corruptedEntries,
       duplicateRequests: this.planner.duplicates,
       expiredRequestsSwept: this.swept,
+      objectReads: this.objectReads.stats,
     }
   }
 
