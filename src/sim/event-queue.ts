@@ -27,7 +27,7 @@ export class EventQueue<T> {
 
   /** Adds an event due at `timeMs`; returns its sequence number. */
   schedule(timeMs: Millis, payload: T): number {
-    assert(Number.isFinite(timeMs), `event time must be finite, got ${timeMs}`)
+    assert(Number.isFinite(timeMs), () => `event time must be finite, got ${timeMs}`)
     const event: ScheduledEvent<T> = { timeMs, sequence: this.nextSequence++, payload }
     this.heap.push(event)
     this.siftUp(this.heap.length - 1)

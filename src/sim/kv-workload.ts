@@ -128,7 +128,7 @@ export class KvWorkload {
     this.read(client, key, false, this.node(), this.pick(quorums), (read) => {
       if (read.outcome !== 'ok') return done()
       const decoded = decodeCausalContext(read.context)
-      assert(decoded.kind === 'decoded', `a read answered an undecodable context: ${read.context}`)
+      assert(decoded.kind === 'decoded', () => `a read answered an undecodable context: ${read.context}`)
       const kind = this.random.nextFloat() < 0.2 ? 'delete' : 'put'
       // The whole context goes back, as an HTTP client sends X-Context: its vector and the write ids it names.
       this.write(client, key, kind, decoded.context, new Set(read.values), done, decoded.writeIds)

@@ -24,7 +24,7 @@ export class SimClock {
 
   /** Moves time forward to `timeMs`; time never runs backwards (the scheduler pops events in time order). */
   advanceTo(timeMs: Millis): void {
-    assert(timeMs >= this.currentMs, `virtual time went backwards: ${timeMs} < ${this.currentMs}`)
+    assert(timeMs >= this.currentMs, () => `virtual time went backwards: ${timeMs} < ${this.currentMs}`)
     this.currentMs = timeMs
   }
 }
@@ -46,7 +46,7 @@ export class NodeClock implements Clock {
 
   /** A wall-clock step (an NTP correction or an operator's mistake); the monotonic reading is unaffected. */
   setSkewMs(skewMs: Millis): void {
-    assert(Number.isFinite(skewMs), `skew must be finite, got ${skewMs}`)
+    assert(Number.isFinite(skewMs), () => `skew must be finite, got ${skewMs}`)
     this.skewMs = skewMs
   }
 

@@ -96,7 +96,7 @@ export class SimCluster {
 
   node(id: NodeId | string): SimNode {
     const node = this.byId.get(id as NodeId)
-    assert(node !== undefined, `no node ${id}`)
+    assert(node !== undefined, () => `no node ${id}`)
     return node
   }
 

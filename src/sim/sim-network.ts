@@ -139,7 +139,7 @@ export class SimNetwork {
 
   attach(endpoint: NetworkEndpoint): void {
     const address = endpoint.localAddress
-    assert(!this.endpoints.has(address), `${address} already has a process attached`)
+    assert(!this.endpoints.has(address), () => `${address} already has a process attached`)
     this.hosts.add(address)
     this.endpoints.set(address, endpoint)
   }
@@ -201,7 +201,7 @@ export class SimNetwork {
   // ---- datagrams -------------------------------------------------------------------------------------------
 
   sendDatagram(from: PeerAddress, to: PeerAddress, bytes: Uint8Array, description: string): void {
-    assert(bytes.length <= this.options.maxDatagramBytes, `datagram of ${bytes.length} B exceeds ${this.options.maxDatagramBytes} B`)
+    assert(bytes.length <= this.options.maxDatagramBytes, () => `datagram of ${bytes.length} B exceeds ${this.options.maxDatagramBytes} B`)
     this.counters.add('datagramsSent')
     this.counters.add('bytesSent', bytes.length)
     const what = `dgram ${from}>${to} ${description} ${bytes.length}B`
@@ -263,7 +263,7 @@ export class SimNetwork {
    * `refused` or `unreachable` later, from the queue, never during this call.
    */
   sendStream(from: PeerAddress, to: PeerAddress, frame: StreamFrame): number | null {
-    assert(from !== to, `${from} cannot open a stream to itself`)
+    assert(from !== to, () => `${from} cannot open a stream to itself`)
     this.countFrame(frame)
     const existing = this.connections.get(pairKey(from, to))
     if (existing !== undefined) {
@@ -379,7 +379,7 @@ function pairKey(a: PeerAddress, b: PeerAddress): string {
 
 function checkOptions(options: NetworkOptions): void {
   const probabilities = [options.lossProbability, options.duplicateProbability, options.corruptProbability, options.latency.tailProbability]
-  for (const p of probabilities) assert(p >= 0 && p <= 1, `probability ${p} must be in [0, 1]`)
+  for (const p of probabilities) assert(p >= 0 && p <= 1, () => `probability ${p} must be in [0, 1]`)
   const { baseMs, jitterMs, tailMs } = options.latency
   assert(baseMs >= 0 && jitterMs >= 0 && tailMs >= 0, 'latencies must not be negative')
   assert(options.connectTimeoutMs > 0, 'connectTimeoutMs must be positive')

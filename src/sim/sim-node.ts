@@ -132,7 +132,7 @@ export class SimNode {
 
   /** Boots a new process: a new Node with the next generation, a new transport, the same disk. */
   start(): void {
-    assert(this.life === null, `${this.id} is already up`)
+    assert(this.life === null, () => `${this.id} is already up`)
     this.generationCounter++
     const token = ++this.lifeToken
     const metadata = { httpAddress: `${this.id}:8000`, zone: '', partitions: this.deps.config.partitions, protocolVersion: 1 }
@@ -160,7 +160,7 @@ export class SimNode {
   /** Kills the process. Nothing of this life runs again; unsynced writes are lost. */
   crash(): void {
     const life = this.life
-    assert(life !== null, `${this.id} is not up`)
+    assert(life !== null, () => `${this.id} is not up`)
     this.life = null
     this.record(`crash generation ${this.generationCounter}`)
     life.transport.crash()

@@ -71,20 +71,20 @@ export class SimScheduler {
 
   /** Schedules `run` at absolute virtual time `timeMs`, which must not be in the past. */
   at(timeMs: Millis, run: () => void, eventClass: EventClass = 'foreground'): void {
-    assert(timeMs >= this.nowMs, `cannot schedule in the past: ${timeMs} < ${this.nowMs}`)
+    assert(timeMs >= this.nowMs, () => `cannot schedule in the past: ${timeMs} < ${this.nowMs}`)
     if (eventClass === 'foreground') this.foregroundPending++
     this.queue.schedule(timeMs, { run, eventClass })
   }
 
   /** Schedules `run` after `delayMs` of virtual time (0 means later in this same instant). */
   after(delayMs: Millis, run: () => void, eventClass: EventClass = 'foreground'): void {
-    assert(delayMs >= 0, `delay must not be negative, got ${delayMs}`)
+    assert(delayMs >= 0, () => `delay must not be negative, got ${delayMs}`)
     this.at(this.nowMs + delayMs, run, eventClass)
   }
 
   /** Runs every event due at or before `timeMs`, then sets the clock to `timeMs`. */
   runUntil(timeMs: Millis): RunResult {
-    assert(timeMs >= this.nowMs, `cannot run back to ${timeMs}, it is already ${this.nowMs}`)
+    assert(timeMs >= this.nowMs, () => `cannot run back to ${timeMs}, it is already ${this.nowMs}`)
     for (;;) {
       if (this.limitReached) return this.result('event-limit')
       const next = this.queue.peek()

@@ -74,14 +74,14 @@ export class SimTransport implements Transport, NetworkEndpoint {
   }
 
   listen(handlers: TransportHandlers): void {
-    assert(this.state === 'created', `${this.localAddress}: listen called twice or after close`)
+    assert(this.state === 'created', () => `${this.localAddress}: listen called twice or after close`)
     this.handlers = handlers
     this.state = 'listening'
     this.network.attach(this)
   }
 
   send(to: PeerAddress, carrier: Carrier, message: Message): void {
-    assert(this.state === 'listening', `${this.localAddress}: send before listen or after close`)
+    assert(this.state === 'listening', () => `${this.localAddress}: send before listen or after close`)
     const bytes = encodeMessage(message)
     const description = describeMessage(message)
     // The port's rule: an oversized datagram is the sender's bug, so it throws rather than being dropped quietly.
@@ -101,7 +101,7 @@ export class SimTransport implements Transport, NetworkEndpoint {
   }
 
   call(to: PeerAddress, message: Message, timeoutMs: Millis, callback: (outcome: CallOutcome) => void): void {
-    assert(timeoutMs > 0, `call timeout must be positive, got ${timeoutMs}`)
+    assert(timeoutMs > 0, () => `call timeout must be positive, got ${timeoutMs}`)
     const callId = this.nextCallId++
     if (this.state !== 'listening') {
       // A closed transport still answers, from the queue, so that every call gets exactly one callback.

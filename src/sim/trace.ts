@@ -34,7 +34,7 @@ export class Trace {
 
   record(timeMs: Millis, actor: TraceActor, what: string): void {
     // The trace is in execution order, which the scheduler guarantees is time order; check it here too.
-    assert(timeMs >= this.lastTimeMs, `trace time went backwards: ${timeMs} < ${this.lastTimeMs}`)
+    assert(timeMs >= this.lastTimeMs, () => `trace time went backwards: ${timeMs} < ${this.lastTimeMs}`)
     this.lastTimeMs = timeMs
     const line = `${formatTimeMs(timeMs)} ${actor.padEnd(6)} ${what}`
     this.hash.update(line)

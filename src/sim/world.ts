@@ -67,7 +67,7 @@ export class World {
   private started = false
 
   constructor(readonly options: WorldOptions) {
-    assert(Number.isSafeInteger(options.seed), `seed must be a safe integer, got ${options.seed}`)
+    assert(Number.isSafeInteger(options.seed), () => `seed must be a safe integer, got ${options.seed}`)
     this.seed = options.seed
     const root = new SeededRandom(options.seed)
     const networkRandom = root.fork()

@@ -62,7 +62,7 @@ export class AbstractLevelStore implements KvStore {
   }
 
   async scan(scan: KvScan): Promise<KvEntry[]> {
-    assert(Number.isInteger(scan.limit) && scan.limit > 0 && scan.limit <= maxScanLimit, `bad scan limit ${scan.limit}`)
+    assert(Number.isInteger(scan.limit) && scan.limit > 0 && scan.limit <= maxScanLimit, () => `bad scan limit ${scan.limit}`)
     const range = { gte: scan.gte, lt: scan.lt, limit: scan.limit, reverse: scan.reverse ?? false }
     if (scan.keysOnly === true) {
       const keys = await this.guard('scan', () => this.db.keys(range).all())

@@ -108,8 +108,8 @@ export class ChangeLog {
 
   /** Entries with seq > afterSeq in seq order, at most `limit`; `change-log-truncated` if some are gone. */
   async readSince(partition: number, afterSeq: number, limit: number): Promise<ReadSinceResult> {
-    assert(isUint53(afterSeq), `bad afterSeq ${afterSeq}`)
-    assert(Number.isInteger(limit) && limit > 0 && limit <= maxScanLimit, `bad limit ${limit}`)
+    assert(isUint53(afterSeq), () => `bad afterSeq ${afterSeq}`)
+    assert(Number.isInteger(limit) && limit > 0 && limit <= maxScanLimit, () => `bad limit ${limit}`)
     const firstRetainedSeq = this.firstRetainedSeq(partition)
     if (afterSeq + 1 < firstRetainedSeq) return { kind: 'change-log-truncated', firstRetainedSeq }
     const highWaterSeq = this.lastSeq(partition)
@@ -137,7 +137,7 @@ export class ChangeLog {
 
   /** The whole segments below lowWaterSeq not yet removed; null when there is nothing to remove. */
   planTruncation(partition: number, lowWaterSeq: number): TruncationPlan | null {
-    assert(isUint53(lowWaterSeq), `bad lowWaterSeq ${lowWaterSeq}`)
+    assert(isUint53(lowWaterSeq), () => `bad lowWaterSeq ${lowWaterSeq}`)
     const size = this.options.segmentEntries
     // Never past what exists: seqs handed out later (possibly still uncommitted) must not fall in the range.
     const boundedLowWaterSeq = Math.min(lowWaterSeq, this.lastSeq(partition) + 1)
@@ -180,7 +180,7 @@ export class ChangeLog {
         isObjectRecord(payload) && isUint53(payload.firstRetainedSeq) ? { firstRetainedSeq: payload.firstRetainedSeq } : null,
       )
       // A marker we cannot read would let seqs repeat: refuse to start rather than guess.
-      assert(decoded.kind === 'ok', `change-log marker of partition ${partition} is corrupt`)
+      assert(decoded.kind === 'ok', () => `change-log marker of partition ${partition} is corrupt`)
       const state = this.partition(partition)
       state.firstRetainedSeq = decoded.value.firstRetainedSeq
       state.lastSeq = Math.max(state.lastSeq, decoded.value.firstRetainedSeq - 1)

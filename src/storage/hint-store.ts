@@ -108,8 +108,8 @@ export class HintStore {
 
   /** Hints for `target` with id > afterHintId, oldest first. Corrupt hints are counted and skipped. */
   async list(target: NodeId, afterHintId: number, limit: number): Promise<{ hints: StoredHint[]; complete: boolean }> {
-    assert(isUint53(afterHintId), `bad afterHintId ${afterHintId}`)
-    assert(Number.isInteger(limit) && limit > 0 && limit <= maxScanLimit, `bad limit ${limit}`)
+    assert(isUint53(afterHintId), () => `bad afterHintId ${afterHintId}`)
+    assert(Number.isInteger(limit) && limit > 0 && limit <= maxScanLimit, () => `bad limit ${limit}`)
     const rows = await this.store.scan({ ...hintTargetRange(target, afterHintId + 1), limit })
     const hints: StoredHint[] = []
     for (const row of rows) {

@@ -52,7 +52,7 @@ function buildKey(parts: readonly KeyPart[]): Uint8Array {
 }
 
 function writeUint53(view: DataView, at: number, value: number): void {
-  assert(Number.isSafeInteger(value) && value >= 0, `not a uint53: ${value}`)
+  assert(Number.isSafeInteger(value) && value >= 0, () => `not a uint53: ${value}`)
   view.setUint32(at, Math.floor(value / 0x1_0000_0000))
   view.setUint32(at + 4, value >>> 0)
 }
@@ -75,12 +75,12 @@ function readUint16(bytes: Uint8Array, at: number): number {
 
 function lengthPrefixed(text: string): KeyPart[] {
   const bytes = utf8(text)
-  assert(bytes.length <= maxStringBytes, `key component longer than ${maxStringBytes} bytes`)
+  assert(bytes.length <= maxStringBytes, () => `key component longer than ${maxStringBytes} bytes`)
   return [{ u16: bytes.length }, { bytes }]
 }
 
 function checkPartition(partition: number): void {
-  assert(Number.isInteger(partition) && partition >= 0 && partition <= 0xffff_ffff, `bad partition ${partition}`)
+  assert(Number.isInteger(partition) && partition >= 0 && partition <= 0xffff_ffff, () => `bad partition ${partition}`)
 }
 
 /** [tag] .. [tag + 1): the whole key space. */

@@ -53,7 +53,7 @@ export async function claimNodeIdentity(store: KvStore, queue: CommitQueue, cloc
   )
   // Assertion pair: read back what we just persisted before handing it out.
   const persisted = await readNumber(store, names.generation, 'generation')
-  assert(persisted === generation, `generation read back as ${persisted}, wrote ${generation}`)
+  assert(persisted === generation, () => `generation read back as ${persisted}, wrote ${generation}`)
   return { nodeId, generation, previousGeneration }
 }
 

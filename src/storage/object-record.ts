@@ -9,7 +9,7 @@ import { decodeRecord, encodeRecord, isBytes, isObjectRecord, isUint53, copyByte
 import { StorageError } from './storage-error.ts'
 
 export function encodeObjectRecord(seq: number, value: Uint8Array): Uint8Array {
-  assert(isUint53(seq) && seq > 0, `object seq must be positive, got ${seq}`)
+  assert(isUint53(seq) && seq > 0, () => `object seq must be positive, got ${seq}`)
   return encodeRecord('object', { s: seq, v: value })
 }
 

@@ -20,7 +20,7 @@ export class MessageAuthenticator {
   private readonly secret: Uint8Array
 
   constructor(secret: Uint8Array) {
-    assert(secret.length >= MIN_SECRET_BYTES, `cluster secret must be at least ${MIN_SECRET_BYTES} bytes, got ${secret.length}`)
+    assert(secret.length >= MIN_SECRET_BYTES, () => `cluster secret must be at least ${MIN_SECRET_BYTES} bytes, got ${secret.length}`)
     this.secret = secret.slice()
   }
 

@@ -107,7 +107,7 @@ export class UdpTcpTransport implements Transport {
   /** Binds UDP and TCP to the same host:port and returns the transport, not yet delivering (see listen). */
   static async open(options: UdpTcpTransportOptions): Promise<UdpTcpTransport> {
     const bind = parseBind(options.bind)
-    assert(bind !== null, `bind must be host:port, got ${options.bind}`)
+    assert(bind !== null, () => `bind must be host:port, got ${options.bind}`)
     const counters = new TransportCounters()
     const authenticator = options.clusterSecret === undefined ? undefined : new MessageAuthenticator(options.clusterSecret)
     const channelOptions = resolveChannelOptions(options, authenticator)

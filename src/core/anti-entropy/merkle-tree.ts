@@ -49,8 +49,8 @@ export class MerkleTree {
   private entryCount = 0
 
   constructor(readonly shape: MerkleShape = defaultMerkleShape) {
-    assert(Number.isInteger(shape.fanout) && shape.fanout >= 2 && shape.fanout <= 256, `bad Merkle fanout ${shape.fanout}`)
-    assert(Number.isInteger(shape.depth) && shape.depth >= 1 && shape.depth <= 4, `bad Merkle depth ${shape.depth}`)
+    assert(Number.isInteger(shape.fanout) && shape.fanout >= 2 && shape.fanout <= 256, () => `bad Merkle fanout ${shape.fanout}`)
+    assert(Number.isInteger(shape.depth) && shape.depth >= 1 && shape.depth <= 4, () => `bad Merkle depth ${shape.depth}`)
     for (let level = 0, count = 1; level <= shape.depth; level++, count *= shape.fanout) this.levels.push(new Uint32Array(2 * count))
     this.leafCount = shape.fanout ** shape.depth
     this.leaves = new Array<Map<string, MerkleEntry> | undefined>(this.leafCount)
@@ -93,7 +93,7 @@ export class MerkleTree {
 
   hash(level: number, node: number): Digest64 {
     const lanes = this.levels[level]
-    assert(lanes !== undefined && node >= 0 && 2 * node < lanes.length, `no Merkle node ${level}/${node}`)
+    assert(lanes !== undefined && node >= 0 && 2 * node < lanes.length, () => `no Merkle node ${level}/${node}`)
     return { hi: lanes[2 * node] as number, lo: lanes[2 * node + 1] as number }
   }
 
@@ -103,7 +103,7 @@ export class MerkleTree {
 
   /** The hashes of a node's children, 8 bytes each in child order: what a peer compares against its own. */
   childHashes(level: number, node: number): Uint8Array {
-    assert(level < this.shape.depth, `level ${level} has no children`)
+    assert(level < this.shape.depth, () => `level ${level} has no children`)
     const { fanout } = this.shape
     const bytes = new Uint8Array(fanout * digestBytes)
     for (let child = 0; child < fanout; child++) writeDigest(bytes, child * digestBytes, this.hash(level + 1, node * fanout + child))
@@ -112,7 +112,7 @@ export class MerkleTree {
 
   /** The entries of one leaf, sorted by (bucket, key) so both sides list them in the same order. */
   leafEntries(leaf: number): MerkleEntry[] {
-    assert(leaf >= 0 && leaf < this.leafCount, `no Merkle leaf ${leaf}`)
+    assert(leaf >= 0 && leaf < this.leafCount, () => `no Merkle leaf ${leaf}`)
     const entries = [...(this.leaves[leaf]?.values() ?? [])]
     return entries.sort((a, b) => (a.bucket === b.bucket ? compare(a.key, b.key) : compare(a.bucket, b.bucket)))
   }

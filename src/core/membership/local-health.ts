@@ -43,7 +43,7 @@ export class LocalHealth {
 
   /** Adds `delta` (negative for good news), clamped to [0, maxScore]. */
   applyDelta(delta: number): void {
-    assert(Number.isInteger(delta), `local health delta must be an integer, got ${delta}`)
+    assert(Number.isInteger(delta), () => `local health delta must be an integer, got ${delta}`)
     this.scoreValue = Math.min(this.options.maxScore, Math.max(0, this.scoreValue + delta))
   }
 

@@ -132,7 +132,7 @@ export class MemberTable {
     this.records.set(update.node, toRecord(update, nowMs))
     this.changes++
     const stored = this.records.get(update.node) as MemberRecord
-    assert(compareMemberState(stored, current) > 0, `member ${update.node} state went backwards`)
+    assert(compareMemberState(stored, current) > 0, () => `member ${update.node} state went backwards`)
     return 'replaced'
   }
 
@@ -169,8 +169,8 @@ function toRecord(update: MemberUpdate, nowMs: Millis): MemberRecord {
 
 /** Swim drops malformed gossip before it gets here (`isWellFormedUpdate`); reaching this is a bug. */
 function assertWellFormed(update: MemberUpdate): void {
-  assert(Number.isSafeInteger(update.generation) && update.generation >= 0, `bad generation ${update.generation}`)
-  assert(Number.isSafeInteger(update.incarnation) && update.incarnation >= 0, `bad incarnation ${update.incarnation}`)
+  assert(Number.isSafeInteger(update.generation) && update.generation >= 0, () => `bad generation ${update.generation}`)
+  assert(Number.isSafeInteger(update.incarnation) && update.incarnation >= 0, () => `bad incarnation ${update.incarnation}`)
 }
 
 /** The update that restates a record (for push-pull and for re-gossiping what we hold). */

@@ -97,7 +97,7 @@ export class PhiAccrualDetector {
     }
     const intervalMs = nowMs - history.lastArrivalMs
     // Time never goes backwards; a shell that fed us an older time is a bug, not a network event.
-    assert(intervalMs >= 0, `phi heartbeat went back in time for ${peer}: ${intervalMs} ms`)
+    assert(intervalMs >= 0, () => `phi heartbeat went back in time for ${peer}: ${intervalMs} ms`)
     history.lastArrivalMs = nowMs
     if (intervalMs >= this.options.minIntervalMs && intervalMs > 0) history.window.add(intervalMs)
   }

@@ -1060,7 +1060,7 @@ export class Swim {
   // ---- helpers -------------------------------------------------------------------------------------------
 
   private advanceTime(nowMs: Millis): void {
-    assert(nowMs >= this.lastNowMs, `time went backwards: ${nowMs} < ${this.lastNowMs}`)
+    assert(nowMs >= this.lastNowMs, () => `time went backwards: ${nowMs} < ${this.lastNowMs}`)
     this.lastNowMs = nowMs
   }
 

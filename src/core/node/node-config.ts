@@ -295,7 +295,7 @@ export function resolveQuorum(setting: QuorumSetting, n: number): number {
     case 'all':
       return n
     default:
-      assert(Number.isInteger(setting) && setting >= 1 && setting <= n, `quorum ${setting} must be in 1..${n}`)
+      assert(Number.isInteger(setting) && setting >= 1 && setting <= n, () => `quorum ${setting} must be in 1..${n}`)
       return setting
   }
 }

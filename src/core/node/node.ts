@@ -114,7 +114,7 @@ export class Node {
 
   step(input: Input, nowMs: Millis): Effect[] {
     // Time arrives from outside and must never run backwards; a shell that violates this is broken.
-    assert(nowMs >= this.lastNowMs, `time went backwards: ${nowMs} < ${this.lastNowMs}`)
+    assert(nowMs >= this.lastNowMs, () => `time went backwards: ${nowMs} < ${this.lastNowMs}`)
     this.lastNowMs = nowMs
     const effects = this.startupLogs.length > 0 ? this.startupLogs.splice(0) : []
     effects.push(...this.route(input, nowMs))
@@ -290,14 +290,23 @@ export class Node {
 
   private clusterView(): ClusterView {
     const self = this.identity.id
+    // Rebuilt only when the member table changes: coordinators ask for it on every request with a primary down.
+    let members: { version: number; ids: readonly NodeId[] } | null = null
     return {
       self,
       nowMs: () => this.lastNowMs,
       table: () => this.placement.table,
-      members: () => this.membership.members(this.lastNowMs)
-        .filter((m) => m.state !== 'left' && m.metadata.partitions === this.config.partitions)
-        .map((m) => m.id)
-        .sort(),
+      members: () => {
+        const version = this.membership.tableVersion
+        if (members?.version !== version) {
+          const ids = this.membership.records()
+            .filter((m) => m.state !== 'left' && m.metadata.partitions === this.config.partitions)
+            .map((m) => m.id)
+            .sort()
+          members = { version, ids }
+        }
+        return members.ids
+      },
       isLive: (id) => id === self || this.membership.member(id)?.state === 'alive',
       address: (id) => (id === self ? this.identity.address : this.membership.member(id)?.address ?? null),
     }

@@ -186,7 +186,7 @@ class ClaimState {
         return
       }
     }
-    assert(false, `claim could not fill partition ${partition}`)
+    assert(false, () => `claim could not fill partition ${partition}`)
   }
 
   spreadZones(): void {
@@ -259,7 +259,7 @@ class ClaimState {
 
   assertBalanced(): void {
     for (const list of this.owners) assert(list.length === this.replicas && new Set(list).size === list.length, 'claim produced an invalid list')
-    for (const { id } of this.members) assert(this.room(id) === 0, `claim left ${id} at ${this.count(id)} of ${this.capacity.get(id)}`)
+    for (const { id } of this.members) assert(this.room(id) === 0, () => `claim left ${id} at ${this.count(id)} of ${this.capacity.get(id)}`)
   }
 }
 

@@ -5,8 +5,9 @@
  * most 1 KiB; it is computed on four 16-bit limbs so it stays exact in doubles without BigInt.
  *
  * FNV's last bytes barely reach its high bits, so sequential keys ("key-1", "key-2", …) would cluster; the
- * 64-bit result therefore goes through murmur3's fmix64 finalizer (once per key, in BigInt) before
- * partition = hash mod Q. The bucket is length-prefixed so ("ab", "c") and ("a", "bc") hash differently.
+ * 64-bit result therefore goes through murmur3's fmix64 finalizer before partition = hash mod Q. Both run on
+ * 16-bit limbs in doubles: every request computes its partition, and BigInt arithmetic allocated a fresh heap
+ * number per step (it was the largest allocator on the request path). The BigInt forms stay as references. The bucket is length-prefixed so ("ab", "c") and ("a", "bc") hash differently.
  */
 import { assert } from '../primitives/assert.ts'
 
@@ -76,14 +77,50 @@ export function fmix64(hash: Hash64): bigint {
   return h
 }
 
-/** The stable 64-bit hash of a key: fmix64(FNV-1a 64(identity)). */
+/** fmix64 without BigInt: the same bits as `fmix64`, as two 32-bit halves. */
+export function fmix64Halves(hash: Hash64): Hash64 {
+  let { high, low } = hash
+  // h ^= h >> 33: the shifted value has no high half, and its low half is the high half shifted by one.
+  low = (low ^ (high >>> 1)) >>> 0
+  ;({ high, low } = multiply64(high, low, 0xff51afd7, 0xed558ccd))
+  low = (low ^ (high >>> 1)) >>> 0
+  ;({ high, low } = multiply64(high, low, 0xc4ceb9fe, 0x1a85ec53))
+  low = (low ^ (high >>> 1)) >>> 0
+  return { high, low }
+}
+
+/** (a · b) mod 2^64 on 16-bit limbs; each partial sum stays below 2^36, exact in a double. */
+function multiply64(aHigh: number, aLow: number, bHigh: number, bLow: number): Hash64 {
+  const a0 = aLow & 0xffff
+  const a1 = aLow >>> 16
+  const a2 = aHigh & 0xffff
+  const a3 = aHigh >>> 16
+  const b0 = bLow & 0xffff
+  const b1 = bLow >>> 16
+  const b2 = bHigh & 0xffff
+  const b3 = bHigh >>> 16
+  const r0 = a0 * b0
+  const r1 = a0 * b1 + a1 * b0 + Math.floor(r0 / 0x1_0000)
+  const r2 = a0 * b2 + a1 * b1 + a2 * b0 + Math.floor(r1 / 0x1_0000)
+  const r3 = a0 * b3 + a1 * b2 + a2 * b1 + a3 * b0 + Math.floor(r2 / 0x1_0000)
+  return {
+    high: ((r3 % 0x1_0000) * 0x1_0000 + (r2 % 0x1_0000)) >>> 0,
+    low: ((r1 % 0x1_0000) * 0x1_0000 + (r0 % 0x1_0000)) >>> 0,
+  }
+}
+
+/** The stable 64-bit hash of a key: fmix64(FNV-1a 64(identity)). The BigInt reference of partitionOf. */
 export function keyHash(bucket: string, key: string): bigint {
   return fmix64(fnv1a64(keyIdentity(bucket, key)))
 }
 
+/** 2^32 mod q for every q up to 65536 is below 2^16, so the sum below stays far inside a double's exact range. */
+const TWO_TO_32 = 0x1_0000_0000
+
 export function partitionOf(bucket: string, key: string, partitions: number): number {
-  assert(Number.isInteger(partitions) && partitions > 0 && partitions <= 0x1_0000, `partitions must be 1..65536, got ${partitions}`)
-  const partition = Number(keyHash(bucket, key) % BigInt(partitions))
+  assert(Number.isInteger(partitions) && partitions > 0 && partitions <= 0x1_0000, () => `partitions must be 1..65536, got ${partitions}`)
+  const { high, low } = fmix64Halves(fnv1a64(keyIdentity(bucket, key)))
+  const partition = ((high % partitions) * (TWO_TO_32 % partitions) + (low % partitions)) % partitions
   assert(partition >= 0 && partition < partitions, 'partition out of range')
   return partition
 }

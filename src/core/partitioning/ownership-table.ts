@@ -47,7 +47,7 @@ export function tableProblems(table: OwnershipTable): string[] {
 
 export function assertValidTable(table: OwnershipTable): void {
   const problems = tableProblems(table)
-  assert(problems.length === 0, `invalid ownership table: ${problems.join('; ')}`)
+  assert(problems.length === 0, () => `invalid ownership table: ${problems.join('; ')}`)
 }
 
 /** Replicas held per node: the balance that claim keeps within one. */

@@ -8,8 +8,9 @@ export class AssertionError extends Error {
   override readonly name = 'AssertionError'
 }
 
-export function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new AssertionError(message)
+/** `message` may be a function, so that a message built from values costs nothing while the assertion holds. */
+export function assert(condition: unknown, message: string | (() => string)): asserts condition {
+  if (!condition) throw new AssertionError(typeof message === 'string' ? message : message())
 }
 
 /** The default branch of an exhaustive switch: the compiler proves it unreachable, the run time double-checks. */

@@ -11,7 +11,7 @@ export class BoundedQueue<T> {
   private count = 0
 
   constructor(readonly capacity: number) {
-    assert(Number.isInteger(capacity) && capacity > 0, `capacity must be a positive integer, got ${capacity}`)
+    assert(Number.isInteger(capacity) && capacity > 0, () => `capacity must be a positive integer, got ${capacity}`)
     this.items = new Array<T | undefined>(capacity)
   }
 

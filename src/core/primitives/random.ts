@@ -24,7 +24,7 @@ export class SeededRandom implements Random {
   private counter: number
 
   constructor(seed: number) {
-    assert(Number.isSafeInteger(seed), `seed must be a safe integer, got ${seed}`)
+    assert(Number.isSafeInteger(seed), () => `seed must be a safe integer, got ${seed}`)
     // Split the seed into two 32-bit halves so seeds above 2^32 still give distinct streams.
     this.a = seed >>> 0
     this.b = Math.floor(seed / 0x1_0000_0000) >>> 0
@@ -49,7 +49,7 @@ export class SeededRandom implements Random {
   }
 
   nextInt(bound: number): number {
-    assert(Number.isInteger(bound) && bound > 0 && bound <= 0x1_0000_0000, `bound must be in 1..2^32, got ${bound}`)
+    assert(Number.isInteger(bound) && bound > 0 && bound <= 0x1_0000_0000, () => `bound must be in 1..2^32, got ${bound}`)
     // Rejection sampling removes the modulo bias that a plain `% bound` has for bounds that are not powers of two.
     const limit = 0x1_0000_0000 - (0x1_0000_0000 % bound)
     for (;;) {

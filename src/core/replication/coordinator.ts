@@ -243,7 +243,7 @@ export class Coordinator {
       ...(request.clientRequestId === undefined ? {} : { clientRequestId: request.clientRequestId }),
       ...(request.seenWriteIds === undefined || request.seenWriteIds.length === 0 ? {} : { seenWriteIds: request.seenWriteIds }),
     }
-    this.route(spec, [], (result, next) => reply(clientResponseOf(result, returnBody), next), out)
+    this.route(spec, [], (result, next) => reply(clientResponseOf(result, returnBody), next), out, plan)
   }
 
   /** A write forwarded to us as the first live primary: coordinate it and answer the forwarder. */
@@ -263,9 +263,9 @@ export class Coordinator {
 
   // ---- writes ----------------------------------------------------------------------------------------------
 
-  /** Sends the write to the first live primary not yet excluded (this node itself, or a forward). */
-  private route(spec: WriteSpec, excluded: readonly NodeId[], answer: Answer, out: Out): void {
-    const plan = this.plan(spec.bucket, spec.key, excluded, spec.n)
+  /** Sends the write to the first live primary not yet excluded (this node itself, or a forward). `known`: the plan with nothing excluded, when the caller has it already. */
+  private route(spec: WriteSpec, excluded: readonly NodeId[], answer: Answer, out: Out, known?: Plan): void {
+    const plan = known !== undefined && excluded.length === 0 ? known : this.plan(spec.bucket, spec.key, excluded, spec.n)
     if ('kind' in plan) return answer({ kind: 'error', code: String(plan.code), message: plan.message }, out)
     const { targets, primaryTargets } = plan.targets
     const primary = targets.find((id) => primaryTargets.has(id))
@@ -275,7 +275,7 @@ export class Coordinator {
       return answer(infeasible ?? unavailable(spec.w, 0, 'no primary replica of this key is reachable'), out)
     }
     // Dots of different actors never clash, so any live primary may mint; it saves the forward's round trip.
-    if (primaryTargets.has(this.ports.cluster.self)) return this.coordinate(spec, answer, out)
+    if (primaryTargets.has(this.ports.cluster.self)) return this.coordinate(spec, answer, out, excluded.length === 0 ? plan : undefined)
     this.forward(spec, primary, excluded, answer, out)
   }
 
@@ -311,8 +311,8 @@ export class Coordinator {
   }
 
   /** This node is a primary: mint the dot, persist, replicate, count. */
-  private coordinate(spec: WriteSpec, answer: Answer, out: Out): void {
-    const plan = this.plan(spec.bucket, spec.key, [], spec.n)
+  private coordinate(spec: WriteSpec, answer: Answer, out: Out, known?: Plan): void {
+    const plan = known ?? this.plan(spec.bucket, spec.key, [], spec.n)
     if ('kind' in plan) return answer({ kind: 'error', code: String(plan.code), message: plan.message }, out)
     const { targets, primaryTargets } = plan.targets
     const self = this.ports.cluster.self
@@ -452,7 +452,7 @@ export class Coordinator {
     const replicas = Math.min(n ?? props.n, table.n)
     const partition = partitionOf(bucket, key, table.partitions)
     const isLive = (id: NodeId): boolean => !excluded.includes(id) && this.ports.cluster.isLive(id)
-    const fallbackCandidates = this.options.hintedHandoff === false ? [] : this.ports.cluster.members()
+    const fallbackCandidates = this.options.hintedHandoff === false ? () => [] : () => this.ports.cluster.members()
     const targets = replicaTargets(table, partition, replicas, fallbackCandidates, isLive)
     return { address: { partition, bucket, key }, conflict: props.conflict, n: replicas, targets }
   }

@@ -54,7 +54,7 @@ export class KeyListing {
     }
     const asks: [number, NodeId][] = []
     for (let partition = 0; partition < table.partitions; partition++) {
-      const { targets, primaryTargets } = replicaTargets(table, partition, table.n, this.cluster.members(), (id) => this.cluster.isLive(id))
+      const { targets, primaryTargets } = replicaTargets(table, partition, table.n, () => this.cluster.members(), (id) => this.cluster.isLive(id))
       for (const target of targets) if (primaryTargets.has(target)) asks.push([partition, target])
     }
     outstanding = asks.length

@@ -59,7 +59,7 @@ export class ReadQuorum {
 
   constructor(private readonly spec: ReadQuorumSpec) {
     assert(new Set(spec.targets).size === spec.targets.length, 'read quorum targets must be distinct')
-    assert(Number.isInteger(spec.r) && spec.r >= 1 && Number.isInteger(spec.pr) && spec.pr >= 0, `bad quorum r=${spec.r} pr=${spec.pr}`)
+    assert(Number.isInteger(spec.r) && spec.r >= 1 && Number.isInteger(spec.pr) && spec.pr >= 0, () => `bad quorum r=${spec.r} pr=${spec.pr}`)
   }
 
   add(from: NodeId, reply: ReadReply): void {

@@ -21,15 +21,19 @@ export interface ReplicaTargets {
   readonly fallbackFor: ReadonlyMap<NodeId, NodeId>
 }
 
+/**
+ * `members` is asked for only when a primary is down: on the hot path (every primary alive) the fallback order,
+ * a sort of the membership, is never computed.
+ */
 export function replicaTargets(
   table: OwnershipTable,
   partition: number,
   n: number,
-  members: readonly NodeId[],
+  members: () => readonly NodeId[],
   isLive: (id: NodeId) => boolean,
 ): ReplicaTargets {
   const primaries = (table.owners[partition] ?? []).slice(0, n)
-  const fallbacks = fallbackOrder(table, partition, members).filter(isLive)
+  let fallbacks: NodeId[] | null = null
   const targets: NodeId[] = []
   const primaryTargets = new Set<NodeId>()
   const fallbackFor = new Map<NodeId, NodeId>()
@@ -39,6 +43,7 @@ export function replicaTargets(
       primaryTargets.add(primary)
       continue
     }
+    fallbacks ??= fallbackOrder(table, partition, members()).filter(isLive)
     const standIn = fallbacks.shift()
     if (standIn === undefined) continue
     targets.push(standIn)

@@ -285,10 +285,10 @@ export class Replica {
   private runHead(id: string, out: Out): void {
     const queue = this.queues.get(id)
     const head = queue?.[0]
-    assert(queue !== undefined && head !== undefined, `replica queue ${id} is empty`)
+    assert(queue !== undefined && head !== undefined, () => `replica queue ${id} is empty`)
     let finished = false
     head(out, (after) => {
-      assert(!finished, `a replica job of ${id} finished twice`)
+      assert(!finished, () => `a replica job of ${id} finished twice`)
       finished = true
       this.queued--
       queue.shift()

@@ -40,7 +40,7 @@ export class WriteQuorum {
 
   constructor(private readonly spec: WriteQuorumSpec) {
     assert(new Set(spec.targets).size === spec.targets.length, 'write quorum targets must be distinct')
-    assert(Number.isInteger(spec.w) && spec.w >= 1 && Number.isInteger(spec.pw) && spec.pw >= 0, `bad quorum w=${spec.w} pw=${spec.pw}`)
+    assert(Number.isInteger(spec.w) && spec.w >= 1 && Number.isInteger(spec.pw) && spec.pw >= 0, () => `bad quorum w=${spec.w} pw=${spec.pw}`)
   }
 
   /** Records one answer. Answers from non-targets and repeated answers are ignored (duplicated messages). */

@@ -42,7 +42,7 @@ export function isValidActor(actor: Actor): boolean {
 
 export function makeActor(node: NodeId, generation: number): Actor {
   const actor: Actor = { node, generation }
-  assert(isValidActor(actor), `invalid actor ${JSON.stringify(actor)}: node id 1..${MAX_NODE_ID_BYTES} bytes, generation ≥ 1`)
+  assert(isValidActor(actor), () => `invalid actor ${JSON.stringify(actor)}: node id 1..${MAX_NODE_ID_BYTES} bytes, generation ≥ 1`)
   return actor
 }
 

@@ -21,13 +21,13 @@ export class ByteWriter {
   }
 
   byte(value: number): void {
-    assert(Number.isInteger(value) && value >= 0 && value <= 0xff, `byte out of range: ${value}`)
+    assert(Number.isInteger(value) && value >= 0 && value <= 0xff, () => `byte out of range: ${value}`)
     this.reserve(1)
     this.bytes[this.length++] = value
   }
 
   varint(value: number): void {
-    assert(Number.isSafeInteger(value) && value >= 0, `varint must be a non-negative safe integer, got ${value}`)
+    assert(Number.isSafeInteger(value) && value >= 0, () => `varint must be a non-negative safe integer, got ${value}`)
     this.reserve(varintSize(value))
     let rest = value
     // Division instead of >>> because bit operators truncate to 32 bits and generations/timestamps exceed that.
@@ -56,7 +56,7 @@ export class ByteWriter {
       for (let i = 0; i < length; i++) this.bytes[this.length + i] = value.charCodeAt(i)
     } else {
       const written = encoder.encodeInto(value, this.bytes.subarray(this.length, this.length + length)).written
-      assert(written === length, `UTF-8 length of ${JSON.stringify(value)} mispredicted`)
+      assert(written === length, () => `UTF-8 length of ${JSON.stringify(value)} mispredicted`)
     }
     this.length += length
   }

@@ -129,7 +129,7 @@ export function updateObject(
     : { dot, timestamp: write.timestamp, content: write.content, writeId }
   const siblings = insertSibling(kept, sibling)
   const updated: DottedVersionVectorSet = retired.length === 0 ? { history, siblings } : { history, siblings, retired }
-  assert(coversDot(updated.history, dot) && siblings.length <= object.siblings.length + 1, `update lost its own dot ${formatDot(dot)}`)
+  assert(coversDot(updated.history, dot) && siblings.length <= object.siblings.length + 1, () => `update lost its own dot ${formatDot(dot)}`)
   return checkedUpdate(updated, dot, limits)
 }
 
@@ -298,17 +298,17 @@ function checkedUpdate(object: DottedVersionVectorSet, dot: Dot, limits: Version
 export function insertSibling(siblings: readonly Sibling[], sibling: Sibling): Sibling[] {
   let index = siblings.length
   while (index > 0 && compareDots((siblings[index - 1] as Sibling).dot, sibling.dot) > 0) index--
-  assert(index === 0 || compareDots((siblings[index - 1] as Sibling).dot, sibling.dot) < 0, `dot ${formatDot(sibling.dot)} minted twice`)
+  assert(index === 0 || compareDots((siblings[index - 1] as Sibling).dot, sibling.dot) < 0, () => `dot ${formatDot(sibling.dot)} minted twice`)
   const out = siblings.slice()
   out.splice(index, 0, sibling)
   return out
 }
 
 function assertWrite(write: Write): void {
-  assert(isValidActor(write.actor), `invalid actor ${JSON.stringify(write.actor)}`)
-  assert(isValidHlcTimestamp(write.timestamp), `invalid timestamp ${JSON.stringify(write.timestamp)}`)
+  assert(isValidActor(write.actor), () => `invalid actor ${JSON.stringify(write.actor)}`)
+  assert(isValidHlcTimestamp(write.timestamp), () => `invalid timestamp ${JSON.stringify(write.timestamp)}`)
   const problem = write.context === null ? null : versionVectorProblem(write.context)
-  assert(problem === null, `invalid context (decode it with decodeCausalContext): ${problem}`)
+  assert(problem === null, () => `invalid context (decode it with decodeCausalContext): ${problem}`)
 }
 
 /**
@@ -317,13 +317,13 @@ function assertWrite(write: Write): void {
  * value bytes on every merge would cost as much as the merge.
  */
 function assertSameWrite(x: Sibling, y: Sibling): void {
-  assert(compareHlcTimestamps(x.timestamp, y.timestamp) === 0, `dot ${formatDot(x.dot)} carries two timestamps`)
-  assert(x.writeId === y.writeId, `dot ${formatDot(x.dot)} carries two write ids`)
+  assert(compareHlcTimestamps(x.timestamp, y.timestamp) === 0, () => `dot ${formatDot(x.dot)} carries two timestamps`)
+  assert(x.writeId === y.writeId, () => `dot ${formatDot(x.dot)} carries two write ids`)
   const sameContent =
     x.content.kind === y.content.kind &&
     (x.content.kind === 'tombstone' ||
       (y.content.kind === 'value' &&
         x.content.contentType === y.content.contentType &&
         x.content.value.length === y.content.value.length))
-  assert(sameContent, `dot ${formatDot(x.dot)} carries two different contents`)
+  assert(sameContent, () => `dot ${formatDot(x.dot)} carries two different contents`)
 }

@@ -67,7 +67,7 @@ export class HybridLogicalClock {
     initial: HlcTimestamp = zeroHlcTimestamp,
   ) {
     assert(options.maxForwardDriftMs >= 0, 'maxForwardDriftMs must not be negative')
-    assert(isValidHlcTimestamp(initial), `invalid initial timestamp ${JSON.stringify(initial)}`)
+    assert(isValidHlcTimestamp(initial), () => `invalid initial timestamp ${JSON.stringify(initial)}`)
     this.latest = initial
   }
 
@@ -85,7 +85,7 @@ export class HybridLogicalClock {
   /** A timestamp for an event that follows `remote` (a write over an object that holds remote timestamps). */
   observe(remote: HlcTimestamp, wallClockMs: Millis): HlcObservation {
     assertWallClock(wallClockMs)
-    assert(isValidHlcTimestamp(remote), `invalid remote timestamp ${JSON.stringify(remote)}`)
+    assert(isValidHlcTimestamp(remote), () => `invalid remote timestamp ${JSON.stringify(remote)}`)
     const aheadMs = remote.physicalMs - wallClockMs
     if (aheadMs > this.options.maxForwardDriftMs) {
       return { kind: 'remote-too-far-ahead', timestamp: this.advance(this.latest, wallClockMs), aheadMs }
@@ -109,5 +109,5 @@ export class HybridLogicalClock {
 }
 
 function assertWallClock(wallClockMs: Millis): void {
-  assert(Number.isSafeInteger(wallClockMs) && wallClockMs >= 0, `wall clock must be a safe integer ≥ 0, got ${wallClockMs}`)
+  assert(Number.isSafeInteger(wallClockMs) && wallClockMs >= 0, () => `wall clock must be a safe integer ≥ 0, got ${wallClockMs}`)
 }

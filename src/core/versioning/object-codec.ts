@@ -44,7 +44,7 @@ export type ObjectDecoding =
 
 export function encodeObject(object: DottedVersionVectorSet): Uint8Array {
   const problem = objectProblem(object)
-  assert(problem === null, `refusing to encode an invalid object: ${problem}`)
+  assert(problem === null, () => `refusing to encode an invalid object: ${problem}`)
   const size = encodedObjectSize(object)
   const writer = new ByteWriter(size)
   writer.byte(MAGIC)
@@ -61,7 +61,7 @@ export function encodeObject(object: DottedVersionVectorSet): Uint8Array {
     }
   }
   const bytes = writer.finish()
-  assert(bytes.length === size, `encoded ${bytes.length} bytes, predicted ${size}`)
+  assert(bytes.length === size, () => `encoded ${bytes.length} bytes, predicted ${size}`)
   return bytes
 }
 

@@ -79,7 +79,7 @@ export function joinVersionVectors(a: VersionVector, b: VersionVector): VersionV
 
 /** The vector with the actor's counter raised to at least `counter`. */
 export function withCounter(vector: VersionVector, actor: Actor, counter: number): VersionVector {
-  assert(Number.isSafeInteger(counter) && counter >= 1, `counter must be a positive safe integer, got ${counter}`)
+  assert(Number.isSafeInteger(counter) && counter >= 1, () => `counter must be a positive safe integer, got ${counter}`)
   const index = indexOf(vector, actor)
   const entry: VersionVectorEntry = { node: actor.node, generation: actor.generation, counter }
   const out = vector.slice()
@@ -136,5 +136,5 @@ export function versionVectorProblem(vector: VersionVector): string | null {
 
 export function assertVersionVector(vector: VersionVector): void {
   const problem = versionVectorProblem(vector)
-  assert(problem === null, `invalid version vector: ${problem}`)
+  assert(problem === null, () => `invalid version vector: ${problem}`)
 }

@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { fnv1a64, keyIdentity, partitionOf } from '../../../src/core/partitioning/key-hash.ts'
+import { fmix64, fmix64Halves, fnv1a64, keyHash, keyIdentity, partitionOf } from '../../../src/core/partitioning/key-hash.ts'
 
 const hex = (h: { high: number; low: number }): string => h.high.toString(16).padStart(8, '0') + h.low.toString(16).padStart(8, '0')
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text)
@@ -27,6 +27,28 @@ describe('fnv1a64', () => {
 describe('partitionOf', () => {
   it('is stable: these values must never change while clusters hold data', () => {
     expect([partitionOf('users', 'alice', 256), partitionOf('users', 'bob', 256), partitionOf('', '', 256)]).toMatchSnapshot()
+  })
+
+  it('agrees with the BigInt reference (hash mod Q) on arbitrary keys and partition counts', () => {
+    fc.assert(
+      fc.property(fc.string(), fc.string(), fc.integer({ min: 1, max: 65_536 }), (bucket, key, q) => partitionOf(bucket, key, q) === Number(keyHash(bucket, key) % BigInt(q))),
+      { seed: 3, numRuns: 2_000 },
+    )
+  })
+
+  it('computes fmix64 on halves exactly as the BigInt form does', () => {
+    const halves = fc.record({ high: fc.nat({ max: 0xffff_ffff }), low: fc.nat({ max: 0xffff_ffff }) })
+    fc.assert(
+      fc.property(halves, (hash) => {
+        const { high, low } = fmix64Halves(hash)
+        return ((BigInt(high) << 32n) | BigInt(low)) === fmix64(hash)
+      }),
+      { seed: 4, numRuns: 2_000 },
+    )
+    for (const edge of [{ high: 0, low: 0 }, { high: 0xffff_ffff, low: 0xffff_ffff }, { high: 0x8000_0000, low: 1 }]) {
+      const { high, low } = fmix64Halves(edge)
+      expect((BigInt(high) << 32n) | BigInt(low)).toBe(fmix64(edge))
+    }
   })
 
   it('separates bucket from key', () => {
