@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- cluster [--quick] [--seconds 10] [--warmup-seconds 2] [--connections 32]
- *   [--systems bare,etcd,chorus] [--profile FILE] [--chorus-flags='--no-sync-writes']`
+ *   [--systems bare,etcd,chorus] [--rounds 1] [--profile FILE] [--chorus-flags='--no-sync-writes']`
  *
  * Throughput and latency of a 3-node Chorus cluster on loopback (issue 6): PUT at w=quorum with a fresh key per
  * request and GET at r=quorum of keys acknowledged before, 100-byte values, 32 connections from autocannon. Two
@@ -12,7 +12,9 @@
  * connections = 11/11/10), so one histogram covers all nodes. The bare server is one process, so all its
  * connections go to it. Systems run one after another, never at once, each started fresh and torn down after
  * its phases; each phase is preceded by an unmeasured warm-up of the same kind (JIT, connection set-up, LevelDB
- * caches). Goals (issue 6): Chorus PUT ≥ 0.15 and GET ≥ 0.25 of bare, and both ≥ 2 × etcd. Besides requests/s and
+ * caches). `--rounds N` repeats the whole sequence N times and reports the median of the per-round ratios: a
+ * ratio of two systems measured a minute apart survives the machine's drift far better than either figure alone
+ * (the bare server alone has varied between 17k and 30k requests/s from one run to the next here). Goals (issue 6): Chorus PUT ≥ 0.15 and GET ≥ 0.25 of bare, and both ≥ 2 × etcd. Besides requests/s and
  * p50/p99 (of 2xx answers, autocannon's millisecond resolution), each phase reports the CPU time all of the
  * system's server processes spent per successful request, which other jobs on a shared machine distort less.
  *
@@ -59,6 +61,7 @@ interface Settings {
   readonly warmupSeconds: number
   readonly connections: number
   readonly systems: readonly SystemName[]
+  readonly rounds: number
   readonly profileFile: string | undefined
   /** Extra `chorus start` flags for diagnosis, e.g. '--no-sync-writes' (pass it as --chorus-flags=...); the headline run uses none. */
   readonly chorusFlags: readonly string[]
@@ -80,14 +83,21 @@ export async function main(args: string[]): Promise<void> {
     `cluster bench: ${settings.systems.join(', ')}; ${settings.connections} connections, ${VALUE_BYTES}-byte values, ` +
       `${settings.warmupSeconds} s warm-up + ${settings.seconds} s per phase; load spread as connection i → node i mod ${NODES}`,
   )
-  const results: Results = new Map()
-  for (const system of settings.systems) {
-    const started = Date.now()
-    results.set(system, await benchSystem(system, settings))
-    console.log(`  ${system} done in ${((Date.now() - started) / 1_000).toFixed(1)} s`)
+  const rounds: Results[] = []
+  for (let round = 1; round <= settings.rounds; round++) {
+    if (settings.rounds > 1) console.log(`round ${round} of ${settings.rounds}`)
+    const results: Results = new Map()
+    for (const system of settings.systems) {
+      const started = Date.now()
+      // Profile the first round only: the profiler slows the node it watches.
+      const roundSettings = round === 1 ? settings : { ...settings, profileFile: undefined }
+      results.set(system, await benchSystem(system, roundSettings))
+      console.log(`  ${system} done in ${((Date.now() - started) / 1_000).toFixed(1)} s`)
+    }
+    rounds.push(results)
   }
-  printTable(results)
-  printRatios(results)
+  printTable(rounds)
+  printRatios(rounds)
 }
 
 function parse(args: string[]): Settings {
@@ -99,6 +109,7 @@ function parse(args: string[]): Settings {
       'warmup-seconds': { type: 'string' },
       connections: { type: 'string', default: '32' },
       systems: { type: 'string', default: 'bare,etcd,chorus' },
+      rounds: { type: 'string', default: '1' },
       profile: { type: 'string' },
       'chorus-flags': { type: 'string', default: '' },
     },
@@ -107,18 +118,20 @@ function parse(args: string[]): Settings {
   const seconds = Number(values.seconds ?? (values.quick ? 3 : 10))
   const warmupSeconds = Number(values['warmup-seconds'] ?? (values.quick ? 1 : 2))
   const connections = Number(values.connections)
+  const rounds = Number(values.rounds)
   const systems = values.systems.split(',').map((name) => name.trim())
   for (const system of systems) {
     if (system !== 'bare' && system !== 'etcd' && system !== 'chorus') throw new Error(`unknown system ${system}; pick from bare, etcd, chorus`)
   }
-  if (!(seconds > 0 && warmupSeconds >= 0 && Number.isInteger(connections) && connections > 0)) {
-    throw new Error('--seconds must be > 0, --warmup-seconds ≥ 0, --connections a positive integer')
+  if (!(seconds > 0 && warmupSeconds >= 0 && Number.isInteger(connections) && connections > 0 && Number.isInteger(rounds) && rounds > 0)) {
+    throw new Error('--seconds must be > 0, --warmup-seconds ≥ 0, --connections and --rounds positive integers')
   }
   return {
     seconds,
     warmupSeconds,
     connections,
     systems: systems as SystemName[],
+    rounds,
     profileFile: values.profile === undefined ? undefined : resolve(values.profile),
     chorusFlags: values['chorus-flags'].split(' ').filter((flag) => flag !== ''),
   }
@@ -233,32 +246,45 @@ function describe(result: PhaseResult): string {
   return `${result.okPerS.toFixed(0)} ok/s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, statuses ${codes}, errors ${result.errors}, timeouts ${result.timeouts}, misses ${result.misses}`
 }
 
-function printTable(results: Results): void {
-  console.log('\nsystem   op    ok req/s   p50 ms   p99 ms   non-2xx   errors   misses   server CPU µs/ok')
-  for (const [system, byOperation] of results) {
+function printTable(rounds: readonly Results[]): void {
+  console.log(`\n${rounds.length > 1 ? 'round  ' : ''}system   op    ok req/s   p50 ms   p99 ms   non-2xx   errors   misses   server CPU µs/ok`)
+  rounds.forEach((results, index) => {
+    for (const [system, byOperation] of results) {
+      for (const operation of ['put', 'get'] as const) {
+        const r = byOperation[operation]
+        console.log(
+          `${rounds.length > 1 ? String(index + 1).padEnd(7) : ''}${system.padEnd(8)} ${operation.padEnd(4)} ${r.okPerS.toFixed(0).padStart(10)} ${String(r.p50Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ` +
+            `${String(r.non2xx).padStart(9)} ${String(r.errors + r.timeouts).padStart(8)} ${String(r.misses).padStart(8)} ${r.serverCpuUsPerOk.toFixed(0).padStart(18)}`,
+        )
+      }
+    }
+  })
+}
+
+/** Chorus over each baseline, per round; with several rounds, the median and every round's ratio. */
+function printRatios(rounds: readonly Results[]): void {
+  console.log('')
+  for (const baseline of ['bare', 'etcd'] as const) {
     for (const operation of ['put', 'get'] as const) {
-      const r = byOperation[operation]
-      console.log(
-        `${system.padEnd(8)} ${operation.padEnd(4)} ${r.okPerS.toFixed(0).padStart(10)} ${String(r.p50Ms).padStart(8)} ${String(r.p99Ms).padStart(8)} ` +
-          `${String(r.non2xx).padStart(9)} ${String(r.errors + r.timeouts).padStart(8)} ${String(r.misses).padStart(8)} ${r.serverCpuUsPerOk.toFixed(0).padStart(18)}`,
-      )
+      const ratios: number[] = []
+      for (const results of rounds) {
+        const chorus = results.get('chorus')
+        const other = results.get(baseline)
+        if (chorus !== undefined && other !== undefined) ratios.push(chorus[operation].okPerS / Math.max(1e-9, other[operation].okPerS))
+      }
+      if (ratios.length === 0) continue
+      const ratio = median(ratios)
+      const goal = GOALS[baseline][operation]
+      const each = ratios.length > 1 ? `, median of rounds ${ratios.map((r) => r.toFixed(3)).join(' ')}` : ''
+      console.log(`chorus/${baseline} ${operation}: ${ratio.toFixed(3)}  (goal ≥ ${goal}: ${ratio >= goal ? 'met' : 'NOT met'}${each})`)
     }
   }
 }
 
-function printRatios(results: Results): void {
-  const chorus = results.get('chorus')
-  if (chorus === undefined) return
-  console.log('')
-  for (const baseline of ['bare', 'etcd'] as const) {
-    const other = results.get(baseline)
-    if (other === undefined) continue
-    for (const operation of ['put', 'get'] as const) {
-      const ratio = chorus[operation].okPerS / Math.max(1e-9, other[operation].okPerS)
-      const goal = GOALS[baseline][operation]
-      console.log(`chorus/${baseline} ${operation}: ${ratio.toFixed(3)}  (goal ≥ ${goal}: ${ratio >= goal ? 'met' : 'NOT met'})`)
-    }
-  }
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
 function reportProfile(profileDir: string, profileFile: string, results: Record<Operation, Measured>): void {
