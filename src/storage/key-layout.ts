@@ -9,6 +9,7 @@
  * Changing a tag or a field width is a format change: bump `storageFormatVersion` (storage-engine.ts checks it).
  */
 import { assert } from '../core/primitives/assert.ts'
+import { utf8Bytes } from '../core/primitives/byte-pool.ts'
 
 export const keySpace = {
   meta: 0x01,
@@ -25,11 +26,10 @@ export type KeySpace = keyof typeof keySpace
 /** Largest sequence number, hint id or timestamp we encode: integers above 2^53 lose precision in JavaScript. */
 export const maxUint53 = Number.MAX_SAFE_INTEGER
 const maxStringBytes = 0xffff
-const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 export function utf8(text: string): Uint8Array {
-  return encoder.encode(text)
+  return utf8Bytes(text)
 }
 
 /** Builds a key from parts; numbers are written big-endian at the width given. */

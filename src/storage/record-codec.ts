@@ -9,6 +9,7 @@
  * counts and skips such entries, other readers turn it into a CORRUPT_RECORD error.
  */
 import { Packr } from 'msgpackr'
+import { allocateBytes } from '../core/primitives/byte-pool.ts'
 import { crc32c } from '../transport/crc32c.ts'
 
 export const recordType = {
@@ -32,7 +33,7 @@ export type DecodedRecord<T> =
 
 export function encodeRecord(type: RecordType, payload: unknown): Uint8Array {
   const body = packr.pack(payload)
-  const record = new Uint8Array(headerBytes + body.length)
+  const record = allocateBytes(headerBytes + body.length)
   record[0] = recordType[type]
   record.set(body, headerBytes)
   const view = new DataView(record.buffer, record.byteOffset, record.byteLength)

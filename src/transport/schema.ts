@@ -12,6 +12,7 @@
  * value. Exceptions are used because valid input is the hot path and V8 makes a try that never throws free,
  * whereas threading a result through every level would cost an allocation per field.
  */
+import { allocateBytes } from '../core/primitives/byte-pool.ts'
 import type { Decoded } from './wire-codec.ts'
 
 export interface Schema<T> {
@@ -146,9 +147,9 @@ export function string(options: { readonly maxBytes: number }): Schema<string> {
 }
 
 /**
- * At most `maxBytes` bytes. The result is always a fresh plain Uint8Array: msgpackr hands out Buffer views
- * into the frame it decoded, and a view would both pin that whole frame in memory and make equality checks
- * see a Buffer where the type promises a Uint8Array.
+ * At most `maxBytes` bytes. The result is always a fresh plain Uint8Array (small ones carved from byte-pool.ts):
+ * msgpackr hands out Buffer views into the frame it decoded, and a view would both pin that whole frame in
+ * memory and make equality checks see a Buffer where the type promises a Uint8Array.
  */
 export function bytes(options: { readonly maxBytes: number }): Schema<Uint8Array> {
   const { maxBytes } = options
@@ -158,7 +159,7 @@ export function bytes(options: { readonly maxBytes: number }): Schema<Uint8Array
     parse(value) {
       if (!(value instanceof Uint8Array)) return violation(`expected ${description}, got ${describe(value)}`)
       if (value.length > maxBytes) return violation(`${value.length} bytes exceeds ${maxBytes}`)
-      const copy = new Uint8Array(value.length)
+      const copy = allocateBytes(value.length)
       copy.set(value)
       return copy
     },

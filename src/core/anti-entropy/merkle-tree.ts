@@ -10,6 +10,7 @@
  * includes its key. Pure and synchronous; memory is one map entry per key plus 8 bytes per tree node.
  */
 import { assert } from '../primitives/assert.ts'
+import { utf8Bytes } from '../primitives/byte-pool.ts'
 import type { Digest64 } from './digest64.ts'
 import { combineDigests, digest64, digestBytes, sameDigest, writeDigest, xorDigests, zeroDigest } from './digest64.ts'
 
@@ -29,11 +30,9 @@ export interface MerkleEntry {
   readonly digest: Digest64
 }
 
-const encoder = new TextEncoder()
-
 /** The key's own hash: picks its leaf and is half of its entry hash. */
 export function keyDigest(bucket: string, key: string): Digest64 {
-  return digest64(encoder.encode(`${bucket}\u0000${key}`), 0x9e3779b9)
+  return digest64(utf8Bytes(`${bucket}\u0000${key}`), 0x9e3779b9)
 }
 
 /** Digest of an encoded object; equal bytes on two replicas mean equal objects (the encoding is canonical). */

@@ -10,8 +10,7 @@
  * number per step (it was the largest allocator on the request path). The BigInt forms stay as references. The bucket is length-prefixed so ("ab", "c") and ("a", "bc") hash differently.
  */
 import { assert } from '../primitives/assert.ts'
-
-const encoder = new TextEncoder()
+import { utf8Bytes } from '../primitives/byte-pool.ts'
 
 /** FNV-1a 64 offset basis 0xcbf29ce484222325 as 16-bit limbs, least significant first. */
 const OFFSET_BASIS = [0x2325, 0x8422, 0x9ce4, 0xcbf2] as const
@@ -49,8 +48,8 @@ export function fnv1a64(bytes: Uint8Array, seed: readonly number[] = OFFSET_BASI
 
 /** The bytes that identify a key cluster-wide: varint(len(bucket)) · bucket · key, all UTF-8. */
 export function keyIdentity(bucket: string, key: string): Uint8Array {
-  const bucketBytes = encoder.encode(bucket)
-  const keyBytes = encoder.encode(key)
+  const bucketBytes = utf8Bytes(bucket)
+  const keyBytes = utf8Bytes(key)
   const prefix: number[] = []
   for (let length = bucketBytes.length; ; length >>>= 7) {
     if (length < 0x80) {

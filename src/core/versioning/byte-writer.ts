@@ -8,16 +8,18 @@
  * anything else, so decode∘encode and encode∘decode are both identities.
  */
 import { assert } from '../primitives/assert.ts'
+import { allocateBytes } from '../primitives/byte-pool.ts'
 
 const encoder = new TextEncoder()
 
 export class ByteWriter {
   private bytes: Uint8Array
   private length = 0
+  private finished = false
 
   constructor(initialCapacity = 256) {
     assert(Number.isInteger(initialCapacity) && initialCapacity > 0, 'initial capacity must be a positive integer')
-    this.bytes = new Uint8Array(initialCapacity)
+    this.bytes = allocateBytes(initialCapacity)
   }
 
   byte(value: number): void {
@@ -61,16 +63,21 @@ export class ByteWriter {
     this.length += length
   }
 
-  /** The written bytes, copied out so that later writes cannot alias them. */
+  /**
+   * The written bytes. No copy: the writer is done once finished (a later write throws), so nothing can alias
+   * them. Callers that size the writer exactly get the buffer itself.
+   */
   finish(): Uint8Array {
-    return this.bytes.slice(0, this.length)
+    this.finished = true
+    return this.length === this.bytes.length ? this.bytes : this.bytes.subarray(0, this.length)
   }
 
   private reserve(extra: number): void {
+    assert(!this.finished, 'ByteWriter written after finish()')
     if (this.length + extra <= this.bytes.length) return
     let capacity = this.bytes.length * 2
     while (capacity < this.length + extra) capacity *= 2
-    const grown = new Uint8Array(capacity)
+    const grown = allocateBytes(capacity)
     grown.set(this.bytes.subarray(0, this.length))
     this.bytes = grown
   }
