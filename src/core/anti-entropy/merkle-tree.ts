@@ -32,7 +32,12 @@ export interface MerkleEntry {
 
 /** The key's own hash: picks its leaf and is half of its entry hash. */
 export function keyDigest(bucket: string, key: string): Digest64 {
-  return digest64(utf8Bytes(`${bucket}\u0000${key}`), 0x9e3779b9)
+  return idDigest(`${bucket}\u0000${key}`)
+}
+
+/** keyDigest of an entry id (bucket NUL key). */
+function idDigest(id: string): Digest64 {
+  return digest64(utf8Bytes(id), 0x9e3779b9)
 }
 
 /** Digest of an encoded object; equal bytes on two replicas mean equal objects (the encoding is canonical). */
@@ -65,9 +70,9 @@ export class MerkleTree {
 
   /** Records the object now stored under (bucket, key); null when it is gone (deleted outright). Idempotent. */
   set(bucket: string, key: string, digest: Digest64 | null): void {
-    const keyHash = keyDigest(bucket, key)
-    const leaf = keyHash.lo % this.leafCount
     const id = `${bucket}\u0000${key}`
+    const keyHash = idDigest(id)
+    const leaf = keyHash.lo % this.leafCount
     let entries = this.leaves[leaf]
     const previous = entries?.get(id)
     if (previous === undefined && digest === null) return

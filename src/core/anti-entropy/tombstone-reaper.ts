@@ -169,7 +169,8 @@ export class TombstoneReaper {
     for (const effect of effects) {
       if (effect.kind !== 'write') continue
       for (const mutation of effect.mutations) {
-        if (mutation.kind !== 'put-object') continue
+        // A write that left live values is never reapable, so only writes that may have left tombstones count.
+        if (mutation.kind !== 'put-object' || mutation.tombstonesOnly === false) continue
         const state = this.states[mutation.partition]
         if (state === undefined) continue
         this.seq++

@@ -37,6 +37,12 @@ export interface PutObjectMutation {
   /** Opaque causal tag recorded in the change-log entry (the dot that created this version); null if none. */
   readonly dot: Uint8Array | null
   readonly requestId?: string
+  /**
+   * Whether every sibling of the written object is a tombstone, as the writer knows it without decoding again.
+   * Storage ignores it; the tombstone reaper remembers only such writes (a key whose object holds a live value is
+   * not reapable, whenever it was written). Absent means unknown, and the reaper then remembers the write.
+   */
+  readonly tombstonesOnly?: boolean
 }
 
 /** Remove an object outright (reaped tombstone, partition dropped after handoff). No change-log entry. */

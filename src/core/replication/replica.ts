@@ -123,7 +123,8 @@ export class Replica {
         if (updated.kind !== 'minted') return finish(afterRead, () => done(updated, afterRead))
         const put: Mutation = {
           kind: 'put-object', partition: request.partition, bucket: request.bucket, key: request.key, value: updated.encoded,
-          dot: updated.dot, ...(request.clientRequestId === undefined ? {} : { requestId: request.clientRequestId }),
+          dot: updated.dot, tombstonesOnly: holdsOnlyTombstones(updated.object),
+          ...(request.clientRequestId === undefined ? {} : { requestId: request.clientRequestId }),
         }
         minted?.({ kind: 'minted', object: updated.object, encoded: updated.encoded, newDot: updated.newDot }, afterRead)
         this.ports.io.write([put], 'durable', afterRead, (result, afterWrite) => {
@@ -164,7 +165,7 @@ export class Replica {
         const merged = mergeFor(conflict)(stored.kind === 'found' ? stored.object : emptyObject, incoming)
         const encoded = encodeObject(merged)
         const unchanged = stored.kind === 'found' && sameBytes(stored.encoded, encoded)
-        const mutations = this.mergeMutations(address, encoded, unchanged, hintFor)
+        const mutations = this.mergeMutations(address, encoded, holdsOnlyTombstones(merged), unchanged, hintFor)
         this.counters.merges++
         if (mutations.length === 0) {
           this.counters.unchangedMerges++
@@ -191,10 +192,10 @@ export class Replica {
     return false
   }
 
-  private mergeMutations(address: KeyAddress, encoded: Uint8Array, unchanged: boolean, hintFor: NodeId | null): Mutation[] {
+  private mergeMutations(address: KeyAddress, encoded: Uint8Array, tombstonesOnly: boolean, unchanged: boolean, hintFor: NodeId | null): Mutation[] {
     const { partition, bucket, key } = address
     const mutations: Mutation[] = []
-    if (!unchanged) mutations.push({ kind: 'put-object', partition, bucket, key, value: encoded, dot: null })
+    if (!unchanged) mutations.push({ kind: 'put-object', partition, bucket, key, value: encoded, dot: null, tombstonesOnly })
     // A fallback keeps a hint even when its own copy did not change: the primary it stands in for still lacks it.
     if (hintFor !== null) mutations.push({ kind: 'put-hint', target: hintFor, partition, bucket, key, value: encoded })
     return mutations
@@ -298,3 +299,7 @@ export class Replica {
   }
 }
 
+/** Every sibling a tombstone (and at least one): the only objects the tombstone reaper may ever remove. */
+function holdsOnlyTombstones(object: DottedVersionVectorSet): boolean {
+  return object.siblings.length > 0 && object.siblings.every((sibling) => sibling.content.kind === 'tombstone')
+}

@@ -1,0 +1,19 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { combineDigests, digest64, writeDigest } from '../../../src/core/anti-entropy/digest64.ts'
+
+const digest = fc.record({ hi: fc.nat({ max: 0xffff_ffff }), lo: fc.nat({ max: 0xffff_ffff }) })
+
+describe('combineDigests', () => {
+  it('equals digest64 over the two digests as 16 big-endian bytes (the form peers compare)', () => {
+    fc.assert(
+      fc.property(digest, digest, (a, b) => {
+        const bytes = new Uint8Array(16)
+        writeDigest(bytes, 0, a)
+        writeDigest(bytes, 8, b)
+        expect(combineDigests(a, b)).toEqual(digest64(bytes, 0x5bd1e995))
+      }),
+      { seed: 6, numRuns: 1_000 },
+    )
+  })
+})
