@@ -9,7 +9,7 @@
  * Changing a tag or a field width is a format change: bump `storageFormatVersion` (storage-engine.ts checks it).
  */
 import { assert } from '../core/primitives/assert.ts'
-import { utf8Bytes } from '../core/primitives/byte-pool.ts'
+import { allocateBytes, utf8Bytes } from '../core/primitives/byte-pool.ts'
 
 export const keySpace = {
   meta: 0x01,
@@ -92,9 +92,26 @@ export function metaKey(name: string): Uint8Array {
   return buildKey([{ u8: keySpace.meta }, { bytes: utf8(name) }])
 }
 
+/**
+ * The same bytes as buildKey([object tag, u32 partition, u16 length + bucket, key]), written straight into one
+ * array: every read and write of an object builds this key, so it skips the parts list and the copies.
+ */
 export function objectKey(partition: number, bucket: string, key: string): Uint8Array {
   checkPartition(partition)
-  return buildKey([{ u8: keySpace.object }, { u32: partition }, ...lengthPrefixed(bucket), { bytes: utf8(key) }])
+  const bucketBytes = utf8(bucket)
+  const keyBytes = utf8(key)
+  assert(bucketBytes.length <= maxStringBytes, () => `key component longer than ${maxStringBytes} bytes`)
+  const out = allocateBytes(7 + bucketBytes.length + keyBytes.length)
+  out[0] = keySpace.object
+  out[1] = partition >>> 24
+  out[2] = (partition >>> 16) & 0xff
+  out[3] = (partition >>> 8) & 0xff
+  out[4] = partition & 0xff
+  out[5] = bucketBytes.length >>> 8
+  out[6] = bucketBytes.length & 0xff
+  out.set(bucketBytes, 7)
+  out.set(keyBytes, 7 + bucketBytes.length)
+  return out
 }
 
 export function objectPartitionRange(partition: number): { gte: Uint8Array; lt: Uint8Array } {

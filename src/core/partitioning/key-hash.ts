@@ -10,7 +10,7 @@
  * number per step (it was the largest allocator on the request path). The BigInt forms stay as references. The bucket is length-prefixed so ("ab", "c") and ("a", "bc") hash differently.
  */
 import { assert } from '../primitives/assert.ts'
-import { utf8Bytes } from '../primitives/byte-pool.ts'
+import { allocateBytes, utf8Bytes } from '../primitives/byte-pool.ts'
 
 /** FNV-1a 64 offset basis 0xcbf29ce484222325 as 16-bit limbs, least significant first. */
 const OFFSET_BASIS = [0x2325, 0x8422, 0x9ce4, 0xcbf2] as const
@@ -50,18 +50,19 @@ export function fnv1a64(bytes: Uint8Array, seed: readonly number[] = OFFSET_BASI
 export function keyIdentity(bucket: string, key: string): Uint8Array {
   const bucketBytes = utf8Bytes(bucket)
   const keyBytes = utf8Bytes(key)
-  const prefix: number[] = []
+  let prefixBytes = 1
+  for (let length = bucketBytes.length; length >= 0x80; length >>>= 7) prefixBytes++
+  const out = allocateBytes(prefixBytes + bucketBytes.length + keyBytes.length)
+  let at = 0
   for (let length = bucketBytes.length; ; length >>>= 7) {
     if (length < 0x80) {
-      prefix.push(length)
+      out[at++] = length
       break
     }
-    prefix.push((length & 0x7f) | 0x80)
+    out[at++] = (length & 0x7f) | 0x80
   }
-  const out = new Uint8Array(prefix.length + bucketBytes.length + keyBytes.length)
-  out.set(prefix, 0)
-  out.set(bucketBytes, prefix.length)
-  out.set(keyBytes, prefix.length + bucketBytes.length)
+  out.set(bucketBytes, at)
+  out.set(keyBytes, at + bucketBytes.length)
   return out
 }
 

@@ -51,6 +51,14 @@ describe('partitionOf', () => {
     }
   })
 
+  it('prefixes the bucket with its UTF-8 length as a varint', () => {
+    expect([...keyIdentity('ab', 'c')]).toEqual([2, 0x61, 0x62, 0x63])
+    const long = keyIdentity('b'.repeat(200), 'k')
+    expect([...long.subarray(0, 2)]).toEqual([0xc8, 0x01])
+    expect(long.length).toBe(2 + 200 + 1)
+    expect([...keyIdentity('é', '')]).toEqual([2, 0xc3, 0xa9])
+  })
+
   it('separates bucket from key', () => {
     expect(Buffer.from(keyIdentity('ab', 'c'))).not.toEqual(Buffer.from(keyIdentity('a', 'bc')))
   })
