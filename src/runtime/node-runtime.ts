@@ -26,6 +26,8 @@ import type { Logger } from './logger.ts'
 export interface StorageExecutor {
   apply(mutations: readonly Mutation[], durability: Durability): Promise<StorageResult>
   read(query: ReadQuery): Promise<StorageResult>
+  /** The result now when it is available without waiting (an inline object read); undefined: use `read`. */
+  readNow?(query: ReadQuery): StorageResult | undefined
 }
 
 export interface NodeRuntimeOptions {
@@ -135,11 +137,16 @@ export class NodeRuntime {
         )
       case 'respond':
         return this.respond(effect.callId, effect.message)
-      case 'read':
+      case 'read': {
+        // An inline object read answers now: its result is queued as the next input of this same loop, without
+        // a promise and a microtask per read (perform only runs inside enqueue's loop, so this cannot recurse).
+        const now = this.ports.storage.readNow?.(effect.query)
+        if (now !== undefined) return this.enqueue({ kind: 'storage-result', operationId: effect.operationId, result: now })
         return void this.ports.storage.read(effect.query).then(
           (result) => this.enqueue({ kind: 'storage-result', operationId: effect.operationId, result }),
           (error: unknown) => this.storageFailed(effect.operationId, error),
         )
+      }
       case 'write':
         return void this.ports.storage.apply(effect.mutations, effect.durability).then(
           (result) => this.enqueue({ kind: 'storage-result', operationId: effect.operationId, result }),

@@ -27,7 +27,7 @@ import type { NodeIdentityRecord } from './node-metadata.ts'
 import { claimNodeIdentity } from './node-metadata.ts'
 import { ReadBatcher } from './read-batcher.ts'
 import type { ReadBatcherStats } from './read-batcher.ts'
-import { readQuery } from './storage-reader.ts'
+import { readQuery, readQueryNow } from './storage-reader.ts'
 import type { StorageReaderParts } from './storage-reader.ts'
 import type { RequestIdStoreOptions } from './request-id-store.ts'
 import { RequestIdStore, defaultRequestIdStoreOptions } from './request-id-store.ts'
@@ -152,6 +152,16 @@ export class StorageEngine {
       this.waitingApplies.push({ mutations, durability, resolve, reject })
       if (!this.planning) void this.planRounds()
     })
+  }
+
+  /** The result of `read(query)` right now when it can be had without waiting (see readQueryNow), else undefined. */
+  readNow(query: ReadQuery): StorageResult | undefined {
+    try {
+      if (this.closed) throw new StorageError('STORAGE_CLOSED', 'storage engine is closed')
+      return readQueryNow(this.readerParts, query)
+    } catch (error) {
+      return failure(error)
+    }
   }
 
   async read(query: ReadQuery): Promise<StorageResult> {

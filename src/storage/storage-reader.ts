@@ -25,6 +25,18 @@ export interface StorageReaderParts {
   readonly requestIds: RequestIdStore
 }
 
+/**
+ * The answer to `query` without waiting, when one is available now: an object read that the batcher may run
+ * inline. undefined means "ask readQuery". Throws like readQuery.
+ */
+export function readQueryNow(parts: StorageReaderParts, query: ReadQuery): StorageResult | undefined {
+  if (query.kind !== 'get-object') return undefined
+  const { partition, bucket, key } = query
+  const raw = parts.objects.getNow(objectKey(partition, bucket, key))
+  if (raw === undefined) return undefined
+  return { kind: 'object', object: raw === null ? null : decodeObjectRecord(raw, { partition, bucket, key }) }
+}
+
 export async function readQuery(parts: StorageReaderParts, query: ReadQuery): Promise<StorageResult> {
   switch (query.kind) {
     case 'get-meta':
