@@ -117,6 +117,25 @@ export class LoopbackChorusCluster {
     )
   }
 
+  /**
+   * Waits until start-up catch-up has settled on every node: a fresh node queues a change-log catch-up job per
+   * peer and shared partition as it sees each peer come up (change-log-catch-up.ts), and a benchmark that starts
+   * its load while those run measures start-up work, not the steady state. Settled = every node has queued jobs
+   * and none is pending, twice in a row. Returns false when the deadline passes first (the caller says so).
+   */
+  async waitForCatchUp(deadlineMs: number): Promise<boolean> {
+    let settledPolls = 0
+    const giveUpAt = Date.now() + deadlineMs
+    while (Date.now() < giveUpAt) {
+      const states = await Promise.all(this.nodes.map((node) => catchUpState(node)))
+      const settled = states.every((state) => state !== undefined && state.jobs > 0 && state.pending === 0)
+      settledPolls = settled ? settledPolls + 1 : 0
+      if (settledPolls >= 2) return true
+      await new Promise((wake) => setTimeout(wake, 250))
+    }
+    return false
+  }
+
   /** 'ready v=…' when this node sees every member alive and a full table, otherwise why not. */
   private async nodeReady(node: LoopbackNode): Promise<string> {
     const partitions = await getJson<PartitionsView>(`http://${node.http}/cluster/partitions`)
@@ -128,6 +147,21 @@ export class LoopbackChorusCluster {
     const replicas = Math.min(3, this.options.size)
     const full = partitions.owners.length === partitions.partitions && partitions.owners.every((owners) => new Set(owners).size >= replicas)
     return full ? `ready v=${JSON.stringify(partitions.version)}` : `${node.id}: table v=${JSON.stringify(partitions.version)} not full`
+  }
+}
+
+/** Catch-up jobs queued and not yet finished on a node, from its /metrics; undefined if it did not answer. */
+async function catchUpState(node: LoopbackNode): Promise<{ jobs: number; pending: number } | undefined> {
+  try {
+    const response = await fetch(`http://${node.http}/metrics`, { signal: AbortSignal.timeout(POLL_TIMEOUT_MS) })
+    if (!response.ok) return undefined
+    const text = await response.text()
+    const counter = (name: string): number => Number(new RegExp(`chorus_anti_entropy\\{counter="${name}"[^}]*\\} (\\d+)`).exec(text)?.[1] ?? NaN)
+    const jobs = counter('catchUpJobs')
+    const pending = jobs - counter('catchUpJobsCompleted') - counter('catchUpJobsFailed')
+    return Number.isNaN(pending) ? undefined : { jobs, pending }
+  } catch {
+    return undefined
   }
 }
 
