@@ -18,7 +18,7 @@ import { StorageError } from './storage-error.ts'
 
 export interface StorageReaderParts {
   readonly store: KvStore
-  /** Object reads go through here, so a turn's reads share one getMany. */
+  /** Object reads go through here: inline while its budget lasts, else a turn's reads share one getMany. */
   readonly objects: ReadBatcher
   readonly changeLog: ChangeLog
   readonly hints: HintStore
