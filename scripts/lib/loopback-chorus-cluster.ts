@@ -120,15 +120,20 @@ export class LoopbackChorusCluster {
   /**
    * Waits until start-up catch-up has settled on every node: a fresh node queues a change-log catch-up job per
    * peer and shared partition as it sees each peer come up (change-log-catch-up.ts), and a benchmark that starts
-   * its load while those run measures start-up work, not the steady state. Settled = every node has queued jobs
-   * and none is pending, twice in a row. Returns false when the deadline passes first (the caller says so).
+   * its load while those run measures start-up work, not the steady state. Jobs are queued as partitions become
+   * ready, so "none pending" alone is not enough: settled = every node has queued at least one job per peer and
+   * partition the two share in the ownership table, and none is pending, twice in a row. Returns false when the
+   * deadline passes first (the caller says so).
    */
   async waitForCatchUp(deadlineMs: number): Promise<boolean> {
     let settledPolls = 0
     const giveUpAt = Date.now() + deadlineMs
     while (Date.now() < giveUpAt) {
+      const table = await getJson<PartitionsView>(`http://${this.nodes[0]?.http ?? ''}/cluster/partitions`)
       const states = await Promise.all(this.nodes.map((node) => catchUpState(node)))
-      const settled = states.every((state) => state !== undefined && state.jobs > 0 && state.pending === 0)
+      const settled =
+        table !== undefined &&
+        states.every((state, index) => state !== undefined && state.pending === 0 && state.jobs >= sharedPartitions(table, this.nodes[index]?.id ?? ''))
       settledPolls = settled ? settledPolls + 1 : 0
       if (settledPolls >= 2) return true
       await new Promise((wake) => setTimeout(wake, 250))
@@ -148,6 +153,13 @@ export class LoopbackChorusCluster {
     const full = partitions.owners.length === partitions.partitions && partitions.owners.every((owners) => new Set(owners).size >= replicas)
     return full ? `ready v=${JSON.stringify(partitions.version)}` : `${node.id}: table v=${JSON.stringify(partitions.version)} not full`
   }
+}
+
+/** Over every peer, the partitions that `id` and the peer both own: one catch-up job each when the peer comes up. */
+function sharedPartitions(table: PartitionsView, id: string): number {
+  let shared = 0
+  for (const owners of table.owners) if (owners.includes(id)) shared += new Set(owners).size - 1
+  return shared
 }
 
 /** Catch-up jobs queued and not yet finished on a node, from its /metrics; undefined if it did not answer. */
