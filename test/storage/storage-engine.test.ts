@@ -64,6 +64,22 @@ describe('objects and meta', () => {
     expect(objectOf(await engine.read({ kind: 'get-object', partition: 3, bucket: 'b', key: 'k' }))).toBeNull()
   })
 
+  it('answers an object read now when the store reads inline, the same as read does, and never for other queries', async () => {
+    const engine = track(await openEngine(new MemoryStore()))
+    await engine.apply([putObject(2, 'k', 'v')], 'durable')
+    const present = { kind: 'get-object', partition: 2, bucket: 'b', key: 'k' } as const
+    const absent = { ...present, key: 'missing' }
+    expect(engine.readNow(present)).toEqual(await engine.read(present))
+    expect(engine.readNow(absent)).toEqual(await engine.read(absent))
+    expect(objectOf(engine.readNow(present) as StorageResult)?.seq).toBe(1)
+    expect(engine.readNow({ kind: 'get-meta', name: 'x' })).toBeUndefined()
+    // The simulator's disk has no inline read: every read goes through the asynchronous path there.
+    const simulated = track(await openEngine(new SimDiskStore()))
+    expect(simulated.readNow(present)).toBeUndefined()
+    await engine.close()
+    expect(engine.readNow(present)).toMatchObject({ kind: 'failed', code: 'STORAGE_CLOSED' })
+  })
+
   it('round-trips meta and refuses reserved names', async () => {
     const engine = track(await openEngine(new MemoryStore()))
     await engine.apply([{ kind: 'put-meta', name: 'ownership', value: bytes('table') }], 'durable')
