@@ -12,11 +12,14 @@
  * connections = 11/11/10), so one histogram covers all nodes. The bare server is one process, so all its
  * connections go to it. Systems run one after another, never at once, each started fresh and torn down after
  * its phases; each phase is preceded by an unmeasured warm-up of the same kind (JIT, connection set-up, LevelDB
- * caches). `--rounds N` repeats the whole sequence N times and reports the median of the per-round ratios: a
+ * caches), and a Chorus cluster is loaded only once its start-up change-log catch-up has settled
+ * (LoopbackChorusCluster.waitForCatchUp), so the phases measure the steady state. `--rounds N` repeats the whole sequence N times and reports the median of the per-round ratios: a
  * ratio of two systems measured a minute apart survives the machine's drift far better than either figure alone
- * (the bare server alone has varied between 17k and 30k requests/s from one run to the next here). Goals (issue 6): Chorus PUT ≥ 0.15 and GET ≥ 0.25 of bare, and both ≥ 2 × etcd. Besides requests/s and
- * p50/p99 (of 2xx answers, autocannon's millisecond resolution), each phase reports the CPU time all of the
- * system's server processes spent per successful request, which other jobs on a shared machine distort less.
+ * (the bare server alone has varied between 15k and 31k requests/s from one run to the next here). Goals
+ * (issue 6): Chorus PUT ≥ 0.15 and GET ≥ 0.25 of bare, and both ≥ 2 × etcd. Besides requests/s and p50/p99 (of
+ * 2xx answers, autocannon's millisecond resolution), each phase reports the CPU time all of the system's server
+ * processes spent per successful request, and how much of it ran on their main threads, which other jobs on a
+ * shared machine distort less.
  *
  * Everything runs on 127.0.0.1; every process and temp directory is registered with the cleanup registry and
  * goes away on return, on error and on Ctrl-C. `--profile FILE` runs node-1 under --cpu-prof, writes the profile

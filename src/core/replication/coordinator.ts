@@ -263,7 +263,10 @@ export class Coordinator {
 
   // ---- writes ----------------------------------------------------------------------------------------------
 
-  /** Sends the write to the first live primary not yet excluded (this node itself, or a forward). `known`: the plan with nothing excluded, when the caller has it already. */
+  /**
+   * Sends the write to the first live primary not yet excluded (this node itself, or a forward). `known`: the
+   * plan with nothing excluded, when the caller has computed it already.
+   */
   private route(spec: WriteSpec, excluded: readonly NodeId[], answer: Answer, out: Out, known?: Plan): void {
     const plan = known !== undefined && excluded.length === 0 ? known : this.plan(spec.bucket, spec.key, excluded, spec.n)
     if ('kind' in plan) return answer({ kind: 'error', code: String(plan.code), message: plan.message }, out)
