@@ -80,11 +80,13 @@ export class ReadBatcher {
   }
 
   get(key: Uint8Array): Promise<Uint8Array | null> {
-    const getSync = this.store.getSync
-    if (this.options.inline && getSync !== undefined) {
-      const startedMs = this.options.nowMs()
-      if (startedMs >= this.pooledUntilMs) return this.readInline(getSync, key, startedMs)
+    let value: Uint8Array | null | undefined
+    try {
+      value = this.getNow(key)
+    } catch (error) {
+      return Promise.reject(error)
     }
+    if (value !== undefined) return Promise.resolve(value)
     this.counts.pooledReads++
     if (!this.options.gather) return this.store.get(key)
     return new Promise<Uint8Array | null>((resolve, reject) => {
@@ -101,47 +103,34 @@ export class ReadBatcher {
    * the thread pool (call `get`). Lets the caller skip a promise and a microtask per read on the common path.
    */
   getNow(key: Uint8Array): Uint8Array | null | undefined {
-    const getSync = this.store.getSync
-    if (!this.options.inline || getSync === undefined) return undefined
-    const startedMs = this.options.nowMs()
-    if (startedMs < this.pooledUntilMs) return undefined
-    this.counts.inlineReads++
-    try {
-      return getSync(key)
-    } finally {
-      this.charge(startedMs, this.options.nowMs())
-    }
+    return this.inline(1, (getSync) => getSync(key))
   }
 
   /** Several keys at once, in order: inline while the budget lasts, else one getMany through the thread pool. */
   getMany(keys: readonly Uint8Array[]): Promise<(Uint8Array | null)[]> {
-    const getSync = this.store.getSync
-    if (this.options.inline && getSync !== undefined && this.options.nowMs() >= this.pooledUntilMs) {
-      const startedMs = this.options.nowMs()
-      this.counts.inlineReads += keys.length
-      try {
-        return Promise.resolve(keys.map((key) => getSync(key)))
-      } catch (error) {
-        return Promise.reject(error)
-      } finally {
-        this.charge(startedMs, this.options.nowMs())
-      }
+    let values: (Uint8Array | null)[] | undefined
+    try {
+      values = this.inline(keys.length, (getSync) => keys.map((key) => getSync(key)))
+    } catch (error) {
+      return Promise.reject(error)
     }
+    if (values !== undefined) return Promise.resolve(values)
     this.counts.pooledReads += keys.length
     return this.store.getMany(keys)
   }
 
-  private readInline(getSync: (key: Uint8Array) => Uint8Array | null, key: Uint8Array, startedMs: number): Promise<Uint8Array | null> {
-    this.counts.inlineReads++
-    let value: Uint8Array | null
+  /** Runs `read` on the event loop and charges its time to the budget; undefined when reads must use the pool now. */
+  private inline<T>(reads: number, read: (getSync: (key: Uint8Array) => Uint8Array | null) => T): T | undefined {
+    const getSync = this.store.getSync
+    if (!this.options.inline || getSync === undefined) return undefined
+    const startedMs = this.options.nowMs()
+    if (startedMs < this.pooledUntilMs) return undefined
+    this.counts.inlineReads += reads
     try {
-      value = getSync(key)
-    } catch (error) {
-      return Promise.reject(error)
+      return read(getSync)
     } finally {
       this.charge(startedMs, this.options.nowMs())
     }
-    return Promise.resolve(value)
   }
 
   private charge(startedMs: number, endedMs: number): void {
