@@ -70,7 +70,7 @@ export async function getKey(exchange: Exchange): Promise<void> {
   const { bucket, key } = parseAddress(exchange)
   const consistency = parseConsistency(exchange, ['r', 'pr', 'timeout'])
   await checkQuorumsFitN(exchange, bucket, [['r', consistency.r], ['pr', consistency.pr]])
-  const request: GetRequest = { kind: 'get', bucket, key, ...consistency }
+  const request: GetRequest = { kind: 'get', bucket, key, r: consistency.r, pr: consistency.pr, timeoutMs: consistency.timeoutMs }
   const answer = await exchange.backend.request(request)
   if (answer.kind !== 'object') throw errorFromAnswer(answer, 'get')
   if (answer.siblings.length > 0) exchange.metrics.siblings.observe(answer.siblings.length)
@@ -79,7 +79,7 @@ export async function getKey(exchange: Exchange): Promise<void> {
 
 export async function putKey(exchange: Exchange): Promise<void> {
   const { bucket, key } = parseAddress(exchange)
-  const { returnBody, ...consistency } = parseConsistency(exchange, ['w', 'pw', 'timeout', 'returnbody'])
+  const consistency = parseConsistency(exchange, ['w', 'pw', 'timeout', 'returnbody'])
   const clientRequestId = parseRequestId(exchange.request.headers['x-request-id'])
   const context = parseContext(header(exchange, 'x-context'), exchange.options.maxContextBytes)
   const contentType = parseContentType(exchange.request.headers['content-type'])
@@ -91,10 +91,13 @@ export async function putKey(exchange: Exchange): Promise<void> {
     key,
     value: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
     contentType,
-    ...context,
-    returnBody: returnBody === true,
-    ...consistency,
-    ...(clientRequestId === undefined ? {} : { clientRequestId }),
+    context: context.context,
+    seenWriteIds: context.seenWriteIds,
+    returnBody: consistency.returnBody === true,
+    w: consistency.w,
+    pw: consistency.pw,
+    timeoutMs: consistency.timeoutMs,
+    clientRequestId,
   }
   const answer = await exchange.backend.request(request)
   if (answer.kind === 'object' && request.returnBody) return sendObject(exchange.response, answer, bucket, key)

@@ -53,16 +53,18 @@ export interface PartitionsRequest {
 }
 
 /** Per-request overrides; absent fields take the bucket's defaults. */
+// Optional fields admit an explicit undefined so that the HTTP layer can build every request with one fixed
+// shape: the core reads these on every request, and objects of many shapes make those reads megamorphic.
 export interface ReadOptions {
-  readonly r?: QuorumSetting
-  readonly pr?: QuorumSetting
-  readonly timeoutMs?: Millis
+  readonly r?: QuorumSetting | undefined
+  readonly pr?: QuorumSetting | undefined
+  readonly timeoutMs?: Millis | undefined
 }
 
 export interface WriteOptions {
-  readonly w?: QuorumSetting
-  readonly pw?: QuorumSetting
-  readonly timeoutMs?: Millis
+  readonly w?: QuorumSetting | undefined
+  readonly pw?: QuorumSetting | undefined
+  readonly timeoutMs?: Millis | undefined
 }
 
 export interface GetRequest extends ReadOptions {
@@ -80,9 +82,9 @@ export interface PutRequest extends WriteOptions {
   /** The decoded X-Context: what this write supersedes. null = concurrent with everything stored. */
   readonly context: VersionVector | null
   /** Request ids the X-Context names (causal-context.ts): the writes it supersedes by id. */
-  readonly seenWriteIds?: readonly string[]
+  readonly seenWriteIds?: readonly string[] | undefined
   /** X-Request-Id: a retry with the same id is applied once and answered with the first result. */
-  readonly clientRequestId?: string
+  readonly clientRequestId?: string | undefined
   /** returnbody=true: answer with the object after the write, like a GET. */
   readonly returnBody: boolean
 }

@@ -36,7 +36,7 @@ export interface PutObjectMutation {
   readonly value: Uint8Array
   /** Opaque causal tag recorded in the change-log entry (the dot that created this version); null if none. */
   readonly dot: Uint8Array | null
-  readonly requestId?: string
+  readonly requestId?: string | undefined
   /**
    * Whether every sibling of the written object is a tombstone, as the writer knows it without decoding again.
    * Storage ignores it; the tombstone reaper remembers only such writes (a key whose object holds a live value is

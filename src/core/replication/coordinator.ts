@@ -85,8 +85,8 @@ export interface WriteSpec extends KeyAddress {
   readonly content: WriteContent
   readonly context: VersionVector | null
   /** Request ids the client's context names: superseded by id as well (retried writes, sibling.ts). */
-  readonly seenWriteIds?: readonly string[]
-  readonly clientRequestId?: string
+  readonly seenWriteIds?: readonly string[] | undefined
+  readonly clientRequestId?: string | undefined
   readonly returnBody: boolean
   readonly deadlineMs: Millis
 }
@@ -237,11 +237,13 @@ export class Coordinator {
       ? { kind: 'value', value: request.value, contentType: request.contentType }
       : { kind: 'tombstone' }
     const returnBody = request.kind === 'put' && request.returnBody
+    // One literal with every field, optional ones included as undefined: spreads here made a new object shape per
+    // combination and cost more than the rest of this function (profiled).
+    const { partition, bucket, key } = plan.address
     const spec: WriteSpec = {
-      ...plan.address, conflict: plan.conflict, n: plan.n, w, pw, content, context: request.context, returnBody,
-      deadlineMs: this.deadline(request.timeoutMs),
-      ...(request.clientRequestId === undefined ? {} : { clientRequestId: request.clientRequestId }),
-      ...(request.seenWriteIds === undefined || request.seenWriteIds.length === 0 ? {} : { seenWriteIds: request.seenWriteIds }),
+      partition, bucket, key, conflict: plan.conflict, n: plan.n, w, pw, content, context: request.context, returnBody,
+      deadlineMs: this.deadline(request.timeoutMs), clientRequestId: request.clientRequestId,
+      seenWriteIds: request.seenWriteIds === undefined || request.seenWriteIds.length === 0 ? undefined : request.seenWriteIds,
     }
     this.route(spec, [], (result, next) => reply(clientResponseOf(result, returnBody), next), out, plan)
   }
@@ -254,9 +256,8 @@ export class Coordinator {
     const spec: WriteSpec = {
       partition: message.partition, bucket: message.bucket, key: message.key, conflict: message.conflict,
       n: message.n, w: message.w, pw: message.pw, content: message.content, context, returnBody: message.returnBody,
-      deadlineMs: this.ports.cluster.nowMs() + message.timeoutMs,
-      ...(message.clientRequestId === undefined ? {} : { clientRequestId: message.clientRequestId }),
-      ...(seenWriteIds.length === 0 ? {} : { seenWriteIds }),
+      deadlineMs: this.ports.cluster.nowMs() + message.timeoutMs, clientRequestId: message.clientRequestId,
+      seenWriteIds: seenWriteIds.length === 0 ? undefined : seenWriteIds,
     }
     this.coordinate(spec, answer, out)
   }
@@ -417,7 +418,7 @@ export class Coordinator {
     if (peer === null) return settle(target, { kind: 'failed' }, out)
     this.counters.replicaReads++
     const timeoutMs = Math.max(1, (this.waiting.get(entry)?.deadlineMs ?? 0) - this.ports.cluster.nowMs())
-    const message = { kind: 'replica-read' as const, from: this.ports.cluster.self, ...address }
+    const message = { kind: 'replica-read' as const, from: this.ports.cluster.self, partition: address.partition, bucket: address.bucket, key: address.key }
     this.ports.io.call(peer, message, timeoutMs, out, (outcome, next) => settle(target, readReplyOf(outcome), next))
   }
 

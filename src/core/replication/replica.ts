@@ -13,6 +13,7 @@
  * which is what makes an acknowledgement mean "survives a crash".
  */
 import { assert } from '../primitives/assert.ts'
+import { utf8Bytes } from '../primitives/byte-pool.ts'
 import type { NodeId } from '../primitives/ids.ts'
 import type { ClientErrorCode } from '../node/client.ts'
 import type { IoContinuations, Out } from '../node/io-continuations.ts'
@@ -50,8 +51,8 @@ export interface MintRequest extends KeyAddress {
   readonly conflict: ConflictMode
   readonly content: WriteContent
   readonly context: VersionVector | null
-  readonly seenWriteIds?: readonly string[]
-  readonly clientRequestId?: string
+  readonly seenWriteIds?: readonly string[] | undefined
+  readonly clientRequestId?: string | undefined
 }
 
 export type MintOutcome =
@@ -123,8 +124,7 @@ export class Replica {
         if (updated.kind !== 'minted') return finish(afterRead, () => done(updated, afterRead))
         const put: Mutation = {
           kind: 'put-object', partition: request.partition, bucket: request.bucket, key: request.key, value: updated.encoded,
-          dot: updated.dot, tombstonesOnly: holdsOnlyTombstones(updated.object),
-          ...(request.clientRequestId === undefined ? {} : { requestId: request.clientRequestId }),
+          dot: updated.dot, tombstonesOnly: holdsOnlyTombstones(updated.object), requestId: request.clientRequestId,
         }
         minted?.({ kind: 'minted', object: updated.object, encoded: updated.encoded, newDot: updated.newDot }, afterRead)
         this.ports.io.write([put], 'durable', afterRead, (result, afterWrite) => {
@@ -219,14 +219,13 @@ export class Replica {
       ? updateLastWriteWins(current, { content: request.content, actor, timestamp, counterFloor: this.lastCounter }, limits)
       : updateObject(current, {
           context: request.context, content: request.content, actor, timestamp, counterFloor: this.lastCounter,
-          ...(request.clientRequestId === undefined ? {} : { writeId: request.clientRequestId }),
-          ...(request.seenWriteIds === undefined ? {} : { seenWriteIds: request.seenWriteIds }),
+          writeId: request.clientRequestId, seenWriteIds: request.seenWriteIds,
         }, limits)
     switch (outcome.kind) {
       case 'updated': {
         this.counters.mints++
         this.lastCounter = outcome.dot.counter
-        const dot = new TextEncoder().encode(formatDot(outcome.dot))
+        const dot = utf8Bytes(formatDot(outcome.dot))
         return { kind: 'minted', object: outcome.object, encoded: encodeObject(outcome.object), dot, newDot: outcome.dot }
       }
       case 'too-many-siblings':

@@ -46,9 +46,9 @@ export interface Write {
   /** From the coordinator's hybrid logical clock, after observing the object's newest timestamp. */
   readonly timestamp: HlcTimestamp
   /** The client's request id, recorded in the sibling so that a retry minted elsewhere collapses into it. */
-  readonly writeId?: string
+  readonly writeId?: string | undefined
   /** Request ids the client's context names (causal-context.ts): writes it saw, superseded by id as well as by dot. */
-  readonly seenWriteIds?: readonly string[]
+  readonly seenWriteIds?: readonly string[] | undefined
   /**
    * The last counter this actor minted on any key: the new dot's counter goes above it. A node's copy of a key can
    * lack dots the node itself minted (it handed the partition off and dropped it, then gained it back; a tombstone
