@@ -80,6 +80,8 @@ export function isLive(state: MemberState): boolean {
 export class MemberTable {
   private readonly records = new Map<NodeId, MemberRecord>()
   private changes = 0
+  /** all()'s answer for the table version it was built at: φ checks and leader lookups ask on every tick. */
+  private sorted: { readonly version: number; readonly records: readonly MemberRecord[] } | null = null
 
   get size(): number {
     return this.records.size
@@ -95,8 +97,13 @@ export class MemberTable {
   }
 
   /** All records sorted by node id, so that callers iterating it (and random picks from it) are deterministic. */
-  all(): MemberRecord[] {
-    return [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+  all(): readonly MemberRecord[] {
+    // Records are replaced, never changed in place, and every replacement bumps `changes`: a cached array is exact.
+    if (this.sorted?.version !== this.changes) {
+      const records = [...this.records.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      this.sorted = { version: this.changes, records }
+    }
+    return this.sorted.records
   }
 
   /** Members alive or suspect (ourselves included), without sorting: called on every tick. */

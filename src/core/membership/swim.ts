@@ -211,6 +211,7 @@ export class Swim {
   private lastNowMs: Millis
 
   private readonly table = new MemberTable()
+  private leaderCache: { readonly version: number; readonly leader: NodeId | null } | null = null
   private readonly queue: DisseminationQueue
   private readonly phi: PhiAccrualDetector
   private readonly health: LocalHealth
@@ -456,7 +457,7 @@ export class Swim {
   }
 
   /** Every record, sorted by node id, without computing φ: for checkers that read views often. */
-  records(): MemberRecord[] {
+  records(): readonly MemberRecord[] {
     return this.table.all()
   }
 
@@ -467,7 +468,10 @@ export class Swim {
 
   /** The oldest live member by (generation, node id), as this node sees it; null once we have left. */
   leader(): NodeId | null {
-    return emergentLeader(this.table.all())
+    // Asked on every tick and every message (noteLeader, placement): recomputed only when the table changed.
+    const version = this.table.version
+    if (this.leaderCache?.version !== version) this.leaderCache = { version, leader: emergentLeader(this.table.all()) }
+    return this.leaderCache.leader
   }
 
   /** Membership events since the last call, oldest first. */

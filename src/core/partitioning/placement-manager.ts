@@ -45,6 +45,8 @@ export interface PlacementMembership {
   members(nowMs: Millis): readonly MemberView[]
   leader(): NodeId | null
   readonly isJoined: boolean
+  /** Changes whenever a member's record does (state, generation, metadata): members() is the same until then. */
+  readonly tableVersion: number
 }
 
 export interface PlacementPorts {
@@ -82,6 +84,13 @@ export class PlacementManager {
   private lastNowMs: Millis
   /** Explicitly removed nodes and the generation they had: a later life of the node may join again. */
   private readonly removed = new Map<NodeId, number>()
+  /** Bumped whenever `removed` changes. */
+  private removedVersion = 0
+  /**
+   * What the leader's last recompute saw when it found the table already right. The same member table, table and
+   * removals give the same answer, so the leader's every-tick check (φ of every member, maps and sets) is skipped.
+   */
+  private settledInputs: { readonly membersVersion: number; readonly table: OwnershipTable | null; readonly removedVersion: number } | null = null
   private readonly warnedMismatch = new Set<NodeId>()
   private minorityLogged = false
   readonly counters = { tablesComputed: 0, tablesAdopted: 0, statesSent: 0, digestsSent: 0 }
@@ -208,10 +217,17 @@ export class PlacementManager {
   // ---- leader ----------------------------------------------------------------------------------------------
 
   private maybeRecompute(nowMs: Millis, out: Out): void {
+    const settled = this.settledInputs
+    if (settled !== null && settled.membersVersion === this.ports.membership.tableVersion && settled.table === this.current && settled.removedVersion === this.removedVersion) return
+    const inputs = { membersVersion: this.ports.membership.tableVersion, table: this.current, removedVersion: this.removedVersion }
     const members = this.ports.membership.members(nowMs)
     const desired = this.desiredMembers(members, out)
     if (desired.length === 0) return
-    if (this.current !== null && sameIds(desired.map((m) => m.id), tableNodes(this.current))) return
+    if (this.current !== null && sameIds(desired.map((m) => m.id), tableNodes(this.current))) {
+      // desiredMembers may have forgotten a removal just now: then the inputs changed and the next tick looks again.
+      if (inputs.removedVersion === this.removedVersion) this.settledInputs = inputs
+      return
+    }
     if (nowMs - this.lastViewChangeMs < this.options.settleMs) return
     if (!this.seesMajority(members)) {
       if (!this.minorityLogged) out.push(logEffect('warn', 'placement.minority', { members: members.length }))
@@ -259,6 +275,7 @@ export class PlacementManager {
     if (generation === undefined) return false
     if (member !== undefined && member.state === 'alive' && member.generation > generation) {
       this.removed.delete(id)
+      this.removedVersion++
       return false
     }
     return true
@@ -277,6 +294,7 @@ export class PlacementManager {
     const inTable = this.current !== null && tableNodes(this.current).includes(node)
     if (member === undefined && !inTable) return 'unknown-node'
     this.removed.set(node, member?.generation ?? 0)
+    this.removedVersion++
     // An explicit removal is the operator's decision: no settle period needed, only the majority check.
     this.lastViewChangeMs = nowMs - this.options.settleMs
     return 'accepted'

@@ -100,6 +100,21 @@ describe('MemberTable', () => {
     expect(table.all().map((record) => record.id)).toEqual(['a', 'd'])
   })
 
+  it('all() answers the same sorted array until the table changes, then the new records', () => {
+    const table = new MemberTable()
+    table.apply(update('alive', 'b', 1, 0), 0)
+    table.apply(update('alive', 'a', 1, 0), 0)
+    const first = table.all()
+    expect(first.map((record) => record.id)).toEqual(['a', 'b'])
+    expect(table.all()).toBe(first)
+    table.apply(update('alive', 'a', 1, 0), 10) // a duplicate changes nothing
+    expect(table.all()).toBe(first)
+    table.apply(update('suspect', 'a', 1, 0), 20)
+    expect(table.all().map((record) => `${record.id}:${record.state}`)).toEqual(['a:suspect', 'b:alive'])
+    table.delete(nodeId('b'))
+    expect(table.all().map((record) => record.id)).toEqual(['a'])
+  })
+
   it('finds the live owner of an address', () => {
     const table = new MemberTable()
     const shared = peerAddress('h:1')

@@ -18,11 +18,15 @@ class FakeMembership implements PlacementMembership {
   readonly views = new Map<NodeId, MemberView>()
   leaderId: NodeId | null = nodeId('a')
   isJoined = true
+  tableVersion = 0
   set(id: string, state: MemberState, partitions = Q, generation = 1): void {
+    this.tableVersion++
     const metadata = { httpAddress: `${id}:8000`, zone: '', partitions, protocolVersion: 1 }
     this.views.set(nodeId(id), { id: nodeId(id), address: peerAddress(`${id}:7000`), state, generation, incarnation: 0, phi: 0, metadata })
   }
+  membersCalls = 0
   members(): readonly MemberView[] {
+    this.membersCalls++
     return [...this.views.values()]
   }
   leader(): NodeId | null {
@@ -61,6 +65,21 @@ describe('PlacementManager', () => {
     expect(pushedTo).toEqual(['b:7000', 'c:7000'])
     tick(settleMs + 1_000)
     expect(manager.table?.version.version).toBe(1)
+  })
+
+  it('the leader re-reads the members only after the member table changed, and then still acts on the change', () => {
+    const { manager, membership, tick } = setup('a', ['a', 'b', 'c'])
+    tick(settleMs)
+    tick(settleMs + 10)
+    const settledCalls = membership.membersCalls
+    for (let nowMs = settleMs + 20; nowMs < settleMs + 1_000; nowMs += 10) tick(nowMs)
+    // 98 ticks; the only reads left are the digest gossip's choice of peers, one per 300 ms gossip interval.
+    expect(membership.membersCalls - settledCalls).toBeLessThanOrEqual(4)
+    membership.set('d', 'alive')
+    manager.viewChanged(2_000)
+    tick(2_000 + settleMs)
+    expect(membership.membersCalls).toBeGreaterThan(settledCalls)
+    expect(tableNodes(manager.table as OwnershipTable)).toEqual(['a', 'b', 'c', 'd'])
   })
 
   it('a node that is not the leader never computes a table', () => {
