@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- cluster [--quick] [--seconds 10] [--warmup-seconds 5] [--connections 32]
- *   [--systems bare,etcd,chorus] [--rounds 1] [--profile FILE] [--chorus-flags='--no-sync-writes']`
+ *   [--systems bare,etcd,chorus] [--rounds 1] [--profile FILE] [--chorus-flags='--no-sync-writes'] [--load-on all|first]
+ *   [--nodes 3]`
  *
  * Throughput and latency of a 3-node Chorus cluster on loopback (issue 6): PUT at w=quorum with a fresh key per
  * request and GET at r=quorum of keys acknowledged before, 100-byte values, 32 connections from autocannon. Two
@@ -20,6 +21,11 @@
  * 2xx answers, autocannon's millisecond resolution), each phase reports the CPU time all of the system's server
  * processes spent per successful request, and how much of it ran on their main threads, which other jobs on a
  * shared machine distort less.
+ *
+ * Diagnosis (never the headline figures): each phase also prints every server process's CPU per successful request.
+ * `--load-on first` sends every request to the first node, so the other nodes do nothing but replica work and
+ * their CPU per request is the cost of one replica write or read. `--nodes N` runs N-node Chorus and etcd clusters
+ * (with `--chorus-flags='--n=1 --r=1 --w=1'` and `--nodes 1`, the cost of a request without replication).
  *
  * Everything runs on 127.0.0.1; every process and temp directory is registered with the cleanup registry and
  * goes away on return, on error and on Ctrl-C. `--profile FILE` runs node-1 under --cpu-prof, writes the profile
@@ -45,7 +51,8 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const bareServerScript = join(repoRoot, 'scripts/lib/bare-kv-server.ts')
 
 const VALUE_BYTES = 100
-const NODES = 3
+/** The cluster size issue 6 measures; --nodes changes it for diagnosis. */
+const DEFAULT_NODES = 3
 /** Ports as `chorus dev` would pick them, moved to 71xx/81xx so a running `npm start` does not collide. */
 const CHORUS_CLUSTER_PORT_BASE = 7101
 const CHORUS_HTTP_PORT_BASE = 8101
@@ -70,6 +77,9 @@ interface Settings {
   readonly profileFile: string | undefined
   /** Extra `chorus start` flags for diagnosis, e.g. '--no-sync-writes' (pass it as --chorus-flags=...); the headline run uses none. */
   readonly chorusFlags: readonly string[]
+  /** 'first': every request goes to the first node (diagnosis: the others then only do replica work). */
+  readonly loadOn: 'all' | 'first'
+  readonly nodes: number
 }
 
 /** A phase's figures plus the CPU the servers spent on it (all their processes, per successful request). */
@@ -86,7 +96,7 @@ export async function main(args: string[]): Promise<void> {
   if (settings.chorusFlags.length > 0) console.log(`chorus nodes run with extra flags: ${settings.chorusFlags.join(' ')} (diagnostic run)`)
   console.log(
     `cluster bench: ${settings.systems.join(', ')}; ${settings.connections} connections, ${VALUE_BYTES}-byte values, ` +
-      `${settings.warmupSeconds} s warm-up + ${settings.seconds} s per phase; load spread as connection i → node i mod ${NODES}`,
+      `${settings.warmupSeconds} s warm-up + ${settings.seconds} s per phase; ${settings.loadOn === 'first' ? 'all load on node 1 (diagnostic run)' : `load spread as connection i → node i mod ${settings.nodes}`}`,
   )
   const rounds: Results[] = []
   for (let round = 1; round <= settings.rounds; round++) {
@@ -117,6 +127,8 @@ function parse(args: string[]): Settings {
       rounds: { type: 'string', default: '1' },
       profile: { type: 'string' },
       'chorus-flags': { type: 'string', default: '' },
+      'load-on': { type: 'string', default: 'all' },
+      nodes: { type: 'string', default: String(DEFAULT_NODES) },
     },
     strict: true,
   })
@@ -130,6 +142,10 @@ function parse(args: string[]): Settings {
   for (const system of systems) {
     if (system !== 'bare' && system !== 'etcd' && system !== 'chorus') throw new Error(`unknown system ${system}; pick from bare, etcd, chorus`)
   }
+  const loadOn = values['load-on']
+  if (loadOn !== 'all' && loadOn !== 'first') throw new Error(`--load-on must be all or first, not ${loadOn}`)
+  const nodes = Number(values.nodes)
+  if (!(Number.isInteger(nodes) && nodes >= 1 && nodes <= 9)) throw new Error('--nodes must be an integer in 1..9')
   if (!(seconds > 0 && warmupSeconds >= 0 && Number.isInteger(connections) && connections > 0 && Number.isInteger(rounds) && rounds > 0)) {
     throw new Error('--seconds must be > 0, --warmup-seconds ≥ 0, --connections and --rounds positive integers')
   }
@@ -141,6 +157,8 @@ function parse(args: string[]): Settings {
     rounds,
     profileFile: values.profile === undefined ? undefined : resolve(values.profile),
     chorusFlags: values['chorus-flags'].split(' ').filter((flag) => flag !== ''),
+    loadOn,
+    nodes,
   }
 }
 
@@ -175,9 +193,9 @@ async function benchBare(settings: Settings): Promise<Record<Operation, Measured
 }
 
 async function benchEtcd(settings: Settings): Promise<Record<Operation, Measured>> {
-  const etcd = await EtcdCluster.start({ size: NODES, clientPortBase: ETCD_CLIENT_PORT_BASE, peerPortBase: ETCD_PEER_PORT_BASE, readyDeadlineMs: READY_DEADLINE_MS })
+  const etcd = await EtcdCluster.start({ size: settings.nodes, clientPortBase: ETCD_CLIENT_PORT_BASE, peerPortBase: ETCD_PEER_PORT_BASE, readyDeadlineMs: READY_DEADLINE_MS })
   try {
-    return await putThenGet(etcdProtocol(), etcd.clientUrls, etcd.members.map((member) => member.pid), settings)
+    return await putThenGet(etcdProtocol(), loadTargets(etcd.clientUrls, settings), etcd.members.map((member) => member.pid), settings)
   } finally {
     await etcd.close()
   }
@@ -188,7 +206,7 @@ async function benchChorus(settings: Settings): Promise<Record<Operation, Measur
   const dropProfileDir = profileDir === undefined ? () => {} : registerCleanup(`directory ${profileDir}`, () => rmSync(profileDir, { recursive: true, force: true }))
   try {
     const cluster = await LoopbackChorusCluster.start({
-      size: NODES,
+      size: settings.nodes,
       clusterPortBase: CHORUS_CLUSTER_PORT_BASE,
       httpPortBase: CHORUS_HTTP_PORT_BASE,
       preset: 'local',
@@ -201,7 +219,7 @@ async function benchChorus(settings: Settings): Promise<Record<Operation, Measur
       if (!(await cluster.waitForCatchUp(CATCH_UP_DEADLINE_MS))) console.log('  start-up catch-up still running after 60 s; measuring anyway')
       results = await putThenGet(
         chorusProtocol('chorus', 'bench'),
-        cluster.nodes.map((node) => `http://${node.http}`),
+        loadTargets(cluster.nodes.map((node) => `http://${node.http}`), settings),
         cluster.nodes.map((node) => node.process.pid),
         settings,
       )
@@ -214,6 +232,10 @@ async function benchChorus(settings: Settings): Promise<Record<Operation, Measur
   } finally {
     dropProfileDir()
   }
+}
+
+function loadTargets(urls: readonly string[], settings: Settings): readonly string[] {
+  return settings.loadOn === 'first' ? urls.slice(0, 1) : urls
 }
 
 /** Warm-up and measured PUT phase, then warm-up and measured GET phase over the keys the PUTs acknowledged. */
@@ -231,6 +253,7 @@ async function putThenGet(
     if (settings.warmupSeconds > 0) await phase(operation, settings.warmupSeconds)
     const cpuBefore = cpuSeconds(serverPids)
     const mainCpuBefore = mainThreadCpuSeconds(serverPids)
+    const perProcessBefore = serverPids.map((pid) => ({ all: cpuSeconds([pid]), main: mainThreadCpuSeconds([pid]) }))
     const fromUs = monotonicNowUs()
     const result = await phase(operation, settings.seconds)
     const window = { fromUs, toUs: monotonicNowUs() }
@@ -241,6 +264,14 @@ async function putThenGet(
       `  ${protocol.name} ${operation}: ${describe(result)}, server CPU ${serverCpuUsPerOk.toFixed(0)} µs/ok ` +
         `(${mainThreadUsPerOk.toFixed(0)} on main threads)`,
     )
+    if (serverPids.length > 1) {
+      const perProcess = serverPids.map((pid, index) => {
+        const before = perProcessBefore[index] as { all: number; main: number }
+        const usPerOk = (seconds: number): string => ((1e6 * seconds) / Math.max(1, result.ok)).toFixed(0)
+        return `${usPerOk(cpuSeconds([pid]) - before.all)} (${usPerOk(mainThreadCpuSeconds([pid]) - before.main)})`
+      })
+      console.log(`    per process, µs/ok (main threads): ${perProcess.join('  ')}`)
+    }
     for (const [status, body] of Object.entries(result.failureSamples)) console.log(`    first ${status} answer: ${body}`)
     return { ...result, serverCpuUsPerOk, window }
   }

@@ -22,5 +22,5 @@ export function decodeObjectRecord(raw: Uint8Array, where: { partition: number; 
   if (decoded.kind === 'corrupt') {
     throw new StorageError('CORRUPT_RECORD', `object ${where.bucket}/${where.key} in partition ${where.partition}: ${decoded.reason}`)
   }
-  return { ...where, value: decoded.value.value, seq: decoded.value.seq }
+  return { partition: where.partition, bucket: where.bucket, key: where.key, value: decoded.value.value, seq: decoded.value.seq }
 }
