@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { combineDigests, digest64, writeDigest } from '../../../src/core/anti-entropy/digest64.ts'
+import { combineDigests, digest64, digest64OfText, writeDigest } from '../../../src/core/anti-entropy/digest64.ts'
 
 const digest = fc.record({ hi: fc.nat({ max: 0xffff_ffff }), lo: fc.nat({ max: 0xffff_ffff }) })
 
@@ -14,6 +14,18 @@ describe('combineDigests', () => {
         expect(combineDigests(a, b)).toEqual(digest64(bytes, 0x5bd1e995))
       }),
       { seed: 6, numRuns: 1_000 },
+    )
+  })
+})
+
+describe('digest64OfText', () => {
+  it('equals digest64 over the UTF-8 bytes, for ASCII and for any Unicode text (lone surrogates included)', () => {
+    const encoder = new TextEncoder()
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' })), fc.nat({ max: 0xffff_ffff }), (text, seed) => {
+        expect(digest64OfText(text, seed)).toEqual(digest64(encoder.encode(text), seed))
+      }),
+      { seed: 7, numRuns: 2_000 },
     )
   })
 })

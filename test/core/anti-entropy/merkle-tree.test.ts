@@ -30,6 +30,35 @@ describe('MerkleTree', () => {
     }))
   })
 
+  it('after any churn, every leaf lists exactly its model entries and get answers the stored digest', () => {
+    // Buckets of different lengths and deletes that free slots for reuse: the compact slot store must never mix
+    // a freed entry into a leaf or cut an id at the wrong place.
+    const churn = fc.record({
+      bucket: fc.constantFrom('b', 'bucket-two', ''),
+      key: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', '', 'x\u0000y', 'é'),
+      value: fc.option(fc.nat(5), { nil: null }),
+    })
+    fc.assert(fc.property(fc.array(churn, { maxLength: 80 }), (ops) => {
+      const tree = new MerkleTree(shape)
+      const model = new Map<string, { bucket: string; key: string; value: number }>()
+      for (const { bucket, key, value } of ops) {
+        tree.set(bucket, key, value === null ? null : digestOf(value))
+        const id = JSON.stringify([bucket, key])
+        if (value === null) model.delete(id)
+        else model.set(id, { bucket, key, value })
+      }
+      expect(tree.size).toBe(model.size)
+      for (const { bucket, key, value } of model.values()) expect(tree.get(bucket, key)).toEqual(digestOf(value))
+      const listed = Array.from({ length: tree.leafCount }, (_, leaf) => tree.leafEntries(leaf).map((entry) => {
+        expect(tree.leafOf(entry.bucket, entry.key)).toBe(leaf)
+        return { bucket: entry.bucket, key: entry.key, digest: entry.digest }
+      })).flat()
+      const expected = [...model.values()].map(({ bucket, key, value }) => ({ bucket, key, digest: digestOf(value) }))
+      const order = (a: { bucket: string; key: string }, b: { bucket: string; key: string }): number => JSON.stringify([a.bucket, a.key]) < JSON.stringify([b.bucket, b.key]) ? -1 : 1
+      expect(listed.sort(order)).toEqual(expected.sort(order))
+    }))
+  })
+
   it('an empty tree hashes to zero and differing keys show only in their leaves', () => {
     const a = new MerkleTree(shape)
     const b = new MerkleTree(shape)
