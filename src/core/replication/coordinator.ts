@@ -40,7 +40,7 @@ import { emptyVersionVector } from '../versioning/version-vector.ts'
 import type { BucketPropsRegistry } from './bucket-props-registry.ts'
 import { isQuorumSettingFor } from './bucket-props-registry.ts'
 import type { ClusterView } from './cluster-view.ts'
-import { ReadQuorum } from './read-quorum.ts'
+import { ReadQuorum, sameBytes } from './read-quorum.ts'
 import type { ReadReply } from './read-quorum.ts'
 import type { KeyAddress, MintOutcome, Replica } from './replica.ts'
 import { mergeFor } from './replica.ts'
@@ -178,7 +178,7 @@ export class Coordinator {
     // 0 keeps the old behaviour exactly: every target at once, in preference order, and no random draw.
     const order = speculativeReadMs > 0 ? this.readOrder(targets) : targets
     const ask = (chosen: readonly NodeId[], next: Out): void => {
-      for (const target of chosen) this.readFrom(target, plan.address, entry, settle, next)
+      for (const target of chosen) this.readFrom(target, plan.address, entry, quorum, settle, next)
     }
     const settle = (from: NodeId, answer: ReadReply, next: Out): void => {
       quorum.add(from, answer)
@@ -408,7 +408,7 @@ export class Coordinator {
 
   // ---- reads -----------------------------------------------------------------------------------------------
 
-  private readFrom(target: NodeId, address: KeyAddress, entry: number, settle: (from: NodeId, reply: ReadReply, out: Out) => void, out: Out): void {
+  private readFrom(target: NodeId, address: KeyAddress, entry: number, quorum: ReadQuorum, settle: (from: NodeId, reply: ReadReply, out: Out) => void, out: Out): void {
     if (target === this.ports.cluster.self) {
       const readLocal = this.ports.readLocal ?? ((a, o, d) => this.ports.replica.read(a, o, d))
       this.counters.replicaReads++
@@ -419,7 +419,7 @@ export class Coordinator {
     this.counters.replicaReads++
     const timeoutMs = Math.max(1, (this.waiting.get(entry)?.deadlineMs ?? 0) - this.ports.cluster.nowMs())
     const message = { kind: 'replica-read' as const, from: this.ports.cluster.self, partition: address.partition, bucket: address.bucket, key: address.key }
-    this.ports.io.call(peer, message, timeoutMs, out, (outcome, next) => settle(target, readReplyOf(outcome), next))
+    this.ports.io.call(peer, message, timeoutMs, out, (outcome, next) => settle(target, readReplyOf(outcome, quorum), next))
   }
 
   private readRepair(plan: Plan, merged: DottedVersionVectorSet, mergedEncoded: Uint8Array | null, repairs: readonly NodeId[], out: Out): void {
@@ -508,11 +508,14 @@ export class Coordinator {
   }
 }
 
-function readReplyOf(outcome: CallOutcome): ReadReply {
+function readReplyOf(outcome: CallOutcome, quorum: ReadQuorum): ReadReply {
   if (outcome.kind !== 'ok' || outcome.message.kind !== 'replica-read-reply') return { kind: 'failed' }
   const reply = outcome.message
   if (reply.outcome === 'missing') return { kind: 'missing' }
   if (reply.outcome !== 'found' || reply.object === undefined) return { kind: 'failed' }
+  // The same bytes as every copy received so far (replicas in sync): the same object, already decoded and valid.
+  const agreed = quorum.agreedEncoding
+  if (agreed !== null && sameBytes(agreed, reply.object)) return { kind: 'found', object: quorum.merged, encoded: reply.object }
   const decoded = decodeObject(reply.object)
   // The received bytes stay with the reply: the read quorum compares them with the merge instead of re-encoding.
   return decoded.kind === 'decoded' ? { kind: 'found', object: decoded.object, encoded: reply.object } : { kind: 'failed' }

@@ -56,6 +56,13 @@ export class ReadQuorum {
   private readonly replies = new Map<NodeId, ReadReply>()
   private readonly asked = new Set<NodeId>()
   private mergedObject: DottedVersionVectorSet = emptyObject
+  /**
+   * The bytes every object merged so far arrived as, while they were all the same (null once two differed, or
+   * before any). Replicas in sync answer byte for byte alike: a reply with these bytes holds the merge already,
+   * so it needs no merge, and the outcome needs no encoding to find the copies to repair.
+   */
+  private agreedBytes: Uint8Array | null = null
+  private found = 0
 
   constructor(private readonly spec: ReadQuorumSpec) {
     assert(new Set(spec.targets).size === spec.targets.length, 'read quorum targets must be distinct')
@@ -65,7 +72,19 @@ export class ReadQuorum {
   add(from: NodeId, reply: ReadReply): void {
     if (!this.spec.targets.includes(from) || this.replies.has(from)) return
     this.replies.set(from, reply)
-    if (reply.kind === 'found') this.mergedObject = this.spec.merge(this.mergedObject, reply.object)
+    if (reply.kind !== 'found') return
+    if (this.found++ === 0) {
+      this.mergedObject = reply.object
+      this.agreedBytes = reply.encoded
+    } else if (this.agreedBytes === null || !sameBytes(this.agreedBytes, reply.encoded)) {
+      this.mergedObject = this.spec.merge(this.mergedObject, reply.object)
+      this.agreedBytes = null
+    }
+  }
+
+  /** The canonical bytes of `merged` when every object received so far had exactly these bytes; else null. */
+  get agreedEncoding(): Uint8Array | null {
+    return this.agreedBytes
   }
 
   /** The merge of every object received so far; cheaper than outcome() when only the answer is needed. */
@@ -136,7 +155,7 @@ export class ReadQuorum {
   outcome(): ReadQuorumOutcome {
     const merged = this.mergedObject
     const isEmpty = merged.history.length === 0 && merged.siblings.length === 0
-    const encoded = isEmpty ? null : encodeObject(merged)
+    const encoded = isEmpty ? null : (this.agreedBytes ?? encodeObject(merged))
     const repairs: NodeId[] = []
     let answered = 0
     for (const [from, reply] of this.replies) {

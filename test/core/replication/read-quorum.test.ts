@@ -83,6 +83,8 @@ describe('ReadQuorum', () => {
       const outcome = quorum.outcome()
       expect(encodeObject(outcome.merged)).toEqual(encodeObject(expected))
       const isEmpty = expected.history.length === 0
+      // Read repair sends these bytes: when every copy agreed they are the copies' own, never a stale merge.
+      expect(outcome.mergedEncoded).toEqual(isEmpty ? null : encodeObject(expected))
       const expectedRepairs = [...seen].filter(([, reply]) =>
         reply.kind === 'missing' ? !isEmpty
         : reply.kind === 'found' ? Buffer.compare(Buffer.from(encodeObject(reply.object)), Buffer.from(encodeObject(expected))) !== 0
