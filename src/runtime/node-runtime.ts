@@ -25,6 +25,8 @@ import type { Logger } from './logger.ts'
 /** What the runtime needs from storage: execute the core's semantic operations, durably when asked. */
 export interface StorageExecutor {
   apply(mutations: readonly Mutation[], durability: Durability): Promise<StorageResult>
+  /** apply with callbacks, never called back synchronously: no promise per write (StorageEngine.applyWith). */
+  applyWith?(mutations: readonly Mutation[], durability: Durability, done: (result: StorageResult) => void, fail: (error: unknown) => void): void
   read(query: ReadQuery): Promise<StorageResult>
   /** The result now when it is available without waiting (an inline object read); undefined: use `read`. */
   readNow?(query: ReadQuery): StorageResult | undefined
@@ -147,11 +149,12 @@ export class NodeRuntime {
           (error: unknown) => this.storageFailed(effect.operationId, error),
         )
       }
-      case 'write':
-        return void this.ports.storage.apply(effect.mutations, effect.durability).then(
-          (result) => this.enqueue({ kind: 'storage-result', operationId: effect.operationId, result }),
-          (error: unknown) => this.storageFailed(effect.operationId, error),
-        )
+      case 'write': {
+        const done = (result: StorageResult): void => this.enqueue({ kind: 'storage-result', operationId: effect.operationId, result })
+        const fail = (error: unknown): void => this.storageFailed(effect.operationId, error)
+        if (this.ports.storage.applyWith !== undefined) return this.ports.storage.applyWith(effect.mutations, effect.durability, done, fail)
+        return void this.ports.storage.apply(effect.mutations, effect.durability).then(done, fail)
+      }
       case 'reply':
         return this.reply(effect.requestId, effect.response)
       case 'log':

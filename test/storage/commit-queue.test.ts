@@ -135,4 +135,35 @@ describe('commit queue', () => {
     expect(await store.get(bytes('late'))).not.toBeNull()
     await expect(queue.submit(put('after'), 'durable')).rejects.toMatchObject({ code: 'STORAGE_CLOSED' })
   })
+
+  it('submitWith calls back in submission order once the batch returned, refuses in a later microtask, and a throwing callback does not stop the rest', async () => {
+    const store = new GatedStore()
+    await store.open()
+    const queue = new CommitQueue(store, { ...defaultCommitQueueOptions, maxQueuedRequests: 3 })
+    const calls: string[] = []
+    const uncaught: unknown[] = []
+    const onUncaught = (error: unknown): void => void uncaught.push(error)
+    process.prependListener('uncaughtException', onUncaught)
+    try {
+      queue.submitWith(put('a'), 'durable', (error, receipt) => void calls.push(`a:${error?.code ?? receipt?.batchNumber}`))
+      await writesReached(store, 1)
+      queue.submitWith(put('b'), 'durable', () => {
+        calls.push('b')
+        throw new Error('a buggy caller')
+      })
+      queue.submitWith(put('c'), 'durable', (error, receipt) => void calls.push(`c:${error?.code ?? receipt?.batchNumber}`))
+      queue.submitWith(put('d'), 'durable', (error, receipt) => void calls.push(`d:${error?.code ?? receipt?.batchNumber}`))
+      queue.submitWith(put('e'), 'durable', (error) => void calls.push(`e:${error?.code}`))
+      expect(calls).toEqual([]) // nothing synchronously, not even the refusal
+      await Promise.resolve()
+      expect(calls).toEqual(['e:STORAGE_OVERLOADED'])
+      expect(store.writes).toHaveLength(1) // b, c and d wait for batch 1
+      await store.releaseUntilIdle(queue)
+      await new Promise((resolve) => setImmediate(resolve))
+      expect(calls).toEqual(['e:STORAGE_OVERLOADED', 'a:1', 'b', 'c:2', 'd:2'])
+      expect(uncaught).toMatchObject([{ message: 'a buggy caller' }])
+    } finally {
+      process.removeListener('uncaughtException', onUncaught)
+    }
+  })
 })

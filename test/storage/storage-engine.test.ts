@@ -64,6 +64,31 @@ describe('objects and meta', () => {
     expect(objectOf(await engine.read({ kind: 'get-object', partition: 3, bucket: 'b', key: 'k' }))).toBeNull()
   })
 
+  it('applyWith answers as apply does, never synchronously: plain writes, a repeat of a request id in flight, and a closed engine', async () => {
+    const engine = await openEngine(new MemoryStore())
+    /** applyWith as a promise that also checks the callback came after applyWith returned. */
+    const applyWith = async (mutations: Parameters<StorageEngine['apply']>[0]): Promise<StorageResult> => {
+      let returned = false
+      let calledBeforeReturn = false
+      const result = new Promise<StorageResult>((resolve, reject) => engine.applyWith(mutations, 'durable', (answer) => {
+        calledBeforeReturn ||= !returned
+        resolve(answer)
+      }, reject))
+      returned = true
+      const answer = await result
+      expect(calledBeforeReturn).toBe(false)
+      return answer
+    }
+    const first = applyWith([putObject(1, 'a', 'x', 'req-1')])
+    const repeat = applyWith([putObject(1, 'a', 'x', 'req-1')]) // planned while the first is still in flight
+    const other = applyWith([putObject(1, 'b', 'y'), putObject(2, 'c', 'z')])
+    expect(onlyOutcome(await first)).toEqual({ kind: 'object-written', partition: 1, seq: 1 })
+    expect(onlyOutcome(await repeat)).toEqual({ kind: 'duplicate', requestId: 'req-1', partition: 1, seq: 1 })
+    expect(await other).toEqual({ kind: 'written', outcomes: [{ kind: 'object-written', partition: 1, seq: 2 }, { kind: 'object-written', partition: 2, seq: 1 }] })
+    await engine.close()
+    expect(await applyWith([putObject(1, 'd', 'w')])).toMatchObject({ kind: 'failed', code: 'STORAGE_CLOSED' })
+  })
+
   it('answers an object read now when the store reads inline, the same as read does, and never for other queries', async () => {
     const engine = track(await openEngine(new MemoryStore()))
     await engine.apply([putObject(2, 'k', 'v')], 'durable')
