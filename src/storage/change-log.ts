@@ -29,7 +29,7 @@ import {
 } from './key-layout.ts'
 import type { KvOperation, KvRange, KvStore } from './kv-store.ts'
 import { maxScanLimit } from './kv-store.ts'
-import { copyBytes, decodeRecord, encodeRecord, isBytes, isObjectRecord, isUint53 } from './record-codec.ts'
+import { copyBytes, decodeRecord, encodeFlatRecord, encodeRecord, isBytes, isObjectRecord, isUint53 } from './record-codec.ts'
 
 export interface ChangeLogOptions {
   /** Seqs per segment. 4,096 entries is about 0.5 MiB of log: truncation deletes in useful chunks while a
@@ -207,7 +207,7 @@ export class ChangeLog {
 
 function encodeEntry(entry: ChangeLogEntry): Uint8Array {
   assert(isUint53(entry.seq) && entry.seq > 0, 'entry seq must be positive')
-  return encodeRecord('changeLogEntry', { p: entry.partition, s: entry.seq, b: entry.bucket, k: entry.key, d: entry.dot })
+  return encodeFlatRecord('changeLogEntry', { p: entry.partition, s: entry.seq, b: entry.bucket, k: entry.key, d: entry.dot })
 }
 
 /** Decodes and cross-checks the entry against its key (assertion pair with encodeEntry). */

@@ -5,12 +5,12 @@
  */
 import type { StoredObject } from '../core/node/storage-operation.ts'
 import { assert } from '../core/primitives/assert.ts'
-import { decodeRecord, encodeRecord, isBytes, isObjectRecord, isUint53, copyBytes } from './record-codec.ts'
+import { decodeRecord, encodeFlatRecord, isBytes, isObjectRecord, isUint53, copyBytes } from './record-codec.ts'
 import { StorageError } from './storage-error.ts'
 
 export function encodeObjectRecord(seq: number, value: Uint8Array): Uint8Array {
   assert(isUint53(seq) && seq > 0, () => `object seq must be positive, got ${seq}`)
-  return encodeRecord('object', { s: seq, v: value })
+  return encodeFlatRecord('object', { s: seq, v: value })
 }
 
 export function decodeObjectRecord(raw: Uint8Array, where: { partition: number; bucket: string; key: string }): StoredObject {
