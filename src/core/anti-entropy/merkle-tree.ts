@@ -7,8 +7,8 @@
  * XOR makes every update O(depth): replacing an entry XORs the old entry hash out of its leaf and every ancestor
  * and the new one in, so the tree follows every write without rescanning (the issue's "no full rescan per
  * round"). XOR cannot cancel two different entries except by a 64-bit collision, because each entry hash
- * includes its key. Pure and synchronous; memory is one map entry and 14 bytes of slot per key plus 8 bytes per
- * tree node.
+ * includes its key. Pure and synchronous; memory per key is one map entry (its id string the key) and about 20
+ * bytes of slot arrays, plus 8 bytes per tree node (108 B per key in all, measured with 300,000 keys).
  */
 import { assert } from '../primitives/assert.ts'
 import type { Digest64 } from './digest64.ts'
