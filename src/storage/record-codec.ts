@@ -93,6 +93,8 @@ function flatValueBytes(value: FlatValue): number {
     for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) >= 0x80) return -1
     return (value.length < 32 ? 1 : 2) + value.length
   }
+  // Anything else the type does not admit (undefined, from a caller's bug) goes to msgpackr; a Buffer stays here.
+  if (!(value instanceof Uint8Array)) return -1
   const length = value.length
   return (length <= 0xff ? 2 : length <= 0xffff ? 3 : 5) + length
 }

@@ -54,6 +54,8 @@ describe('encodeFlatRecord', () => {
     const value = new Uint8Array([1, 2, 3])
     const object = decodeRecord('object', encodeFlatRecord('object', { s: 70_000, v: value }), (payload) => payload)
     expect(object).toEqual({ kind: 'ok', value: { s: 70_000, v: value } })
+    const odd = { s: 1, d: undefined } as unknown as Record<string, FlatValue>
+    expect(encodeFlatRecord('object', odd)).toEqual(encodeRecord('object', odd))
     const entry = decodeRecord('changeLogEntry', encodeFlatRecord('changeLogEntry', { p: 3, s: 1, b: 'bucket', k: 'key', d: null }), (payload) => payload)
     expect(entry).toEqual({ kind: 'ok', value: { p: 3, s: 1, b: 'bucket', k: 'key', d: null } })
   })
