@@ -275,16 +275,18 @@ export class StorageEngine {
       void this.finishLater(planned).then(waiting.resolve, waiting.reject)
       return
     }
+    let outcomes: MutationOutcome[]
     try {
-      const outcomes = planned.map((mutation) => {
+      outcomes = planned.map((mutation) => {
         const outcome = mutation.outcome as MutationOutcome
         mutation.claim?.resolve(outcome)
         return outcome
       })
-      waiting.resolve({ kind: 'written', outcomes })
     } catch (thrown) {
-      settle(waiting, thrown)
+      return settle(waiting, thrown)
     }
+    // Outside the try: what the caller does with the result is not this write failing, and must not answer twice.
+    waiting.resolve({ kind: 'written', outcomes })
   }
 
   private async finishLater(planned: readonly PlannedMutation[]): Promise<StorageResult> {

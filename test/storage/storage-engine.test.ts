@@ -89,6 +89,26 @@ describe('objects and meta', () => {
     expect(await applyWith([putObject(1, 'd', 'w')])).toMatchObject({ kind: 'failed', code: 'STORAGE_CLOSED' })
   })
 
+  it('applyWith answers exactly once: a done callback that throws is not answered again through fail', async () => {
+    const engine = track(await openEngine(new MemoryStore()))
+    const calls: string[] = []
+    const uncaught: unknown[] = []
+    const onUncaught = (error: unknown): void => void uncaught.push(error)
+    process.prependListener('uncaughtException', onUncaught)
+    try {
+      engine.applyWith([putObject(1, 'a', 'x')], 'durable', () => {
+        calls.push('done')
+        throw new Error('a buggy caller')
+      }, () => calls.push('fail'))
+      const deadline = Date.now() + 5_000
+      while (uncaught.length === 0 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve))
+      expect(calls).toEqual(['done'])
+      expect(uncaught).toMatchObject([{ message: 'a buggy caller' }])
+    } finally {
+      process.removeListener('uncaughtException', onUncaught)
+    }
+  })
+
   it('answers an object read now when the store reads inline, the same as read does, and never for other queries', async () => {
     const engine = track(await openEngine(new MemoryStore()))
     await engine.apply([putObject(2, 'k', 'v')], 'durable')
