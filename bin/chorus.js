@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The chorus command. The sources are TypeScript and there is no build step: tsx's loader compiles them on
-// the fly, so `npx chorus` works right after `npm ci` on a fresh clone.
-import { register } from 'tsx/esm/api'
+// The chorus command. The sources are TypeScript and there is no build step: register-typescript.js compiles
+// them as they load, so `npx chorus` works right after `npm ci` on a fresh clone.
+import './register-typescript.js'
 
-register()
 await import('../src/cli/main.ts')

@@ -49,6 +49,8 @@ import { cpuSeconds, mainThreadCpuSeconds } from '../lib/process-cpu.ts'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const bareServerScript = join(repoRoot, 'scripts/lib/bare-kv-server.ts')
+/** The loader the chorus nodes run under (bin/chorus.js), so that both sides pay the same for their TypeScript. */
+const registerTypescript = join(repoRoot, 'bin/register-typescript.js')
 
 const VALUE_BYTES = 100
 /** The cluster size issue 6 measures; --nodes changes it for diagnosis. */
@@ -59,7 +61,7 @@ const CHORUS_HTTP_PORT_BASE = 8101
 const BARE_PORT = 8199
 const ETCD_CLIENT_PORT_BASE = 12379
 const ETCD_PEER_PORT_BASE = 12389
-/** tsx compiles the sources on start and the leader waits for the membership to settle before the table. */
+/** The sources compile on start and the leader waits for the membership to settle before the table. */
 const READY_DEADLINE_MS = 90_000
 /** A fresh cluster's change-log catch-up finishes in seconds when idle; the load waits for it (see waitForCatchUp). */
 const CATCH_UP_DEADLINE_MS = 60_000
@@ -178,7 +180,7 @@ async function benchSystem(system: SystemName, settings: Settings): Promise<Reco
 }
 
 async function benchBare(settings: Settings): Promise<Record<Operation, Measured>> {
-  const server = new ManagedProcess({ label: 'bare-kv-server', command: process.execPath, args: ['--import', 'tsx', bareServerScript, '127.0.0.1', String(BARE_PORT)] })
+  const server = new ManagedProcess({ label: 'bare-kv-server', command: process.execPath, args: ['--import', registerTypescript, bareServerScript, '127.0.0.1', String(BARE_PORT)] })
   try {
     const url = `http://127.0.0.1:${BARE_PORT}`
     await pollUntil(
