@@ -97,6 +97,11 @@ export class MerkleTree {
     this.propagate(leaf, change)
   }
 
+  /** Whether the tree holds an entry for (bucket, key). */
+  has(bucket: string, key: string): boolean {
+    return this.slots.has(`${bucket}\u0000${key}`)
+  }
+
   get(bucket: string, key: string): Digest64 | null {
     const slot = this.slots.get(`${bucket}\u0000${key}`)
     return slot === undefined ? null : this.digestAt(slot)

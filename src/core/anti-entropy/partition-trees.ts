@@ -48,6 +48,17 @@ export class PartitionTrees {
     return this.ready[partition] === true ? (this.trees[partition] ?? null) : null
   }
 
+  /**
+   * True only when this node is sure it stores no object under the key: the partition's tree is rebuilt and holds
+   * no entry for it. The tree follows every put-object and delete-object as it is emitted, and a scan of the disk
+   * before that, so a key it lacks was never stored, or its last emitted change removed it (a delete that then
+   * failed leaves a tombstone the reaper or handoff had already let go). A write whose effect failed leaves an
+   * entry with no object behind it; that errs the safe way: the caller reads the disk.
+   */
+  knownAbsent(partition: number, bucket: string, key: string): boolean {
+    return this.ready[partition] === true && this.trees[partition]?.has(bucket, key) === false
+  }
+
   get rebuilt(): boolean {
     return this.rebuild.kind === 'done'
   }

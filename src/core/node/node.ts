@@ -97,6 +97,8 @@ export class Node {
       stamp: (latest) => this.stamp(latest),
       publishBucketProps: (out) => this.placement.broadcast(this.lastNowMs, out),
       random: ports.random,
+      // The anti-entropy trees know every key this node stores (built below; called only once steps run).
+      knownAbsent: ({ partition, bucket, key }) => this.antiEntropy.trees.knownAbsent(partition, bucket, key),
     }, config, startedAtMs)
     this.antiEntropy = new AntiEntropy(
       {

@@ -24,6 +24,7 @@ import { Coordinator } from './coordinator.ts'
 import { HintReplayer } from './hint-replayer.ts'
 import { KeyListing } from './key-listing.ts'
 import { Replica } from './replica.ts'
+import type { KeyAddress } from './replica.ts'
 import { OwnershipHandoff } from './ownership-handoff.ts'
 import type { ReplicaMerge, ReplicaWrite, ReplicationMessage } from './replication-messages.ts'
 
@@ -39,6 +40,8 @@ export interface ReplicationPorts {
   readonly publishBucketProps: (out: Out) => void
   /** The node's seeded Random: the coordinator draws where each read starts among a key's replicas. */
   readonly random: Random
+  /** See ReplicaPorts.knownAbsent. */
+  readonly knownAbsent?: (address: KeyAddress) => boolean
 }
 
 export class Replication {
@@ -52,7 +55,7 @@ export class Replication {
   constructor(private readonly ports: ReplicationPorts, private readonly config: NodeConfig, nowMs: Millis) {
     const { io, cluster, bucketProps } = ports
     this.replica = new Replica({
-      io, actor: ports.actor, stamp: ports.stamp, maxQueued: config.maxQueuedReplicaOperations,
+      io, actor: ports.actor, stamp: ports.stamp, maxQueued: config.maxQueuedReplicaOperations, knownAbsent: ports.knownAbsent,
       limits: { siblingWarnCount: config.siblingWarnCount, maxSiblings: config.maxSiblings, maxObjectBytes: 50 * 1024 * 1024, maxContextBytes: 8 * 1024 },
     })
     this.handoff = new OwnershipHandoff({ io, cluster, replica: this.replica, conflictFor: (bucket) => bucketProps.get(bucket).conflict }, {

@@ -21,10 +21,16 @@ class Harness {
   readonly io = new IoContinuations({ nextCallId: () => callId(this.ids++), nextOperationId: () => operationId(this.ids++) })
   readonly objects = new Map<string, Uint8Array>()
   readonly pending: Effect[] = []
-  readonly replica = new Replica({
-    io: this.io, actor: makeActor(nodeId('n1'), 1), stamp: () => ({ physicalMs: this.ids, logical: 0 }),
-    limits: defaultVersioningLimits, maxQueued: 2,
-  })
+  readonly replica: Replica
+
+  /** `knowsAbsence`: the replica is told which keys this storage lacks, as a node's Merkle trees tell it. */
+  constructor(options: { readonly knowsAbsence?: boolean } = {}) {
+    this.replica = new Replica({
+      io: this.io, actor: makeActor(nodeId('n1'), 1), stamp: () => ({ physicalMs: this.ids, logical: 0 }),
+      limits: defaultVersioningLimits, maxQueued: 2,
+      knownAbsent: options.knowsAbsence === true ? (address) => !this.objects.has(address.key) : undefined,
+    })
+  }
 
   /** Completes the oldest storage effect of the given kind. */
   complete(kind: 'read' | 'write'): void {
@@ -74,6 +80,37 @@ describe('Replica', () => {
     const stored = decodeObject(h.objects.get('k') as Uint8Array)
     const read = stored.kind === 'decoded' ? readObject(stored.object) : null
     expect(read?.kind === 'found' ? read.values.map((v) => new TextDecoder().decode(v.value)).sort() : []).toEqual(['one', 'two'])
+  })
+
+  it('skips the read of a key the node knows it lacks, and still serializes the cycles of that key', () => {
+    const h = new Harness({ knowsAbsence: true })
+    const outcomes: MintOutcome[] = []
+    h.replica.mint(blind('k', 'one'), h.pending, (o) => outcomes.push(o))
+    h.replica.mint(blind('k', 'two'), h.pending, (o) => outcomes.push(o))
+    // Nothing stored under k: the first cycle writes straight away; the second waits for it.
+    expect(h.pending.map((e) => e.kind)).toEqual(['write'])
+    h.complete('write')
+    // Now k is stored, so the second cycle reads it and keeps the first write as a sibling.
+    expect(h.pending.map((e) => e.kind)).toEqual(['read'])
+    h.complete('read')
+    h.complete('write')
+    expect(outcomes.map((o) => o.kind)).toEqual(['minted', 'minted'])
+    const stored = decodeObject(h.objects.get('k') as Uint8Array)
+    const read = stored.kind === 'decoded' ? readObject(stored.object) : null
+    expect(read?.kind === 'found' ? read.values.map((v) => new TextDecoder().decode(v.value)).sort() : []).toEqual(['one', 'two'])
+    expect(h.replica.counters.skippedReads).toBe(1)
+
+    const merged: string[] = []
+    const incoming = decodeObject(h.objects.get('k') as Uint8Array)
+    if (incoming.kind !== 'decoded') throw new Error('stored object does not decode')
+    h.replica.merge({ partition: 0, bucket: 'b', key: 'fresh' }, 'siblings', incoming.object, null, h.pending, (o) => merged.push(o))
+    h.replica.merge({ partition: 0, bucket: 'b', key: 'k' }, 'siblings', incoming.object, null, h.pending, (o) => merged.push(o))
+    // 'fresh' is known absent and goes straight to its write; 'k' is stored and is read first.
+    expect(h.pending.map((e) => e.kind)).toEqual(['write', 'read'])
+    h.complete('write')
+    h.complete('read')
+    expect(merged).toEqual(['stored', 'stored'])
+    expect(h.replica.counters.skippedReads).toBe(2)
   })
 
   it('runs different keys concurrently and refuses work beyond its queue limit', () => {
