@@ -45,6 +45,31 @@ export function digest64OfText(text: string, seed = 0): Digest64 {
   return finish(h1, h2, text.length)
 }
 
+/**
+ * digest64OfText(`${first}\u0000${second}`, seed), without building that string: the Merkle tree hashes every
+ * written (bucket, key) this way, and a concatenated id per write was the last string it allocated.
+ */
+export function digest64OfPair(first: string, second: string, seed = 0): Digest64 {
+  let h1 = 0xdeadbeef ^ seed
+  let h2 = 0x41c6ce57 ^ seed
+  for (let i = 0; i < first.length; i++) {
+    const code = first.charCodeAt(i)
+    if (code >= 0x80) return digest64OfText(`${first}\u0000${second}`, seed)
+    h1 = Math.imul(h1 ^ code, 2654435761)
+    h2 = Math.imul(h2 ^ code, 1597334677)
+  }
+  // The NUL between them: x ^ 0 is x.
+  h1 = Math.imul(h1, 2654435761)
+  h2 = Math.imul(h2, 1597334677)
+  for (let i = 0; i < second.length; i++) {
+    const code = second.charCodeAt(i)
+    if (code >= 0x80) return digest64OfText(`${first}\u0000${second}`, seed)
+    h1 = Math.imul(h1 ^ code, 2654435761)
+    h2 = Math.imul(h2 ^ code, 1597334677)
+  }
+  return finish(h1, h2, first.length + 1 + second.length)
+}
+
 function finish(h1: number, h2: number, length: number): Digest64 {
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909)
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909)

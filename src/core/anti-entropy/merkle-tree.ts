@@ -7,12 +7,13 @@
  * XOR makes every update O(depth): replacing an entry XORs the old entry hash out of its leaf and every ancestor
  * and the new one in, so the tree follows every write without rescanning (the issue's "no full rescan per
  * round"). XOR cannot cancel two different entries except by a 64-bit collision, because each entry hash
- * includes its key. Pure and synchronous; memory per key is one map entry (its id string the key) and about 20
- * bytes of slot arrays, plus 8 bytes per tree node (108 B per key in all, measured with 300,000 keys).
+ * includes its key. Pure and synchronous; memory per key is its id's code units in the KeySlots arena plus about
+ * 40 bytes of slot and table arrays, and no JavaScript object (see key-slots.ts for why that matters).
  */
 import { assert } from '../primitives/assert.ts'
 import type { Digest64 } from './digest64.ts'
-import { combineDigests, digest64, digest64OfText, digestBytes, writeDigest, xorDigests, zeroDigest } from './digest64.ts'
+import { combineDigests, digest64, digest64OfPair, digestBytes, writeDigest, xorDigests, zeroDigest } from './digest64.ts'
+import { KeySlots, grownCapacity } from './key-slots.ts'
 
 export interface MerkleShape {
   /** Children per inner node. */
@@ -30,14 +31,9 @@ export interface MerkleEntry {
   readonly digest: Digest64
 }
 
-/** The key's own hash: picks its leaf and is half of its entry hash. */
+/** The key's own hash: picks its leaf and is half of its entry hash. The digest of the id (bucket NUL key). */
 export function keyDigest(bucket: string, key: string): Digest64 {
-  return idDigest(`${bucket}\u0000${key}`)
-}
-
-/** keyDigest of an entry id (bucket NUL key). */
-function idDigest(id: string): Digest64 {
-  return digest64OfText(id, 0x9e3779b9)
+  return digest64OfPair(bucket, key, 0x9e3779b9)
 }
 
 /** Digest of an encoded object; equal bytes on two replicas mean equal objects (the encoding is canonical). */
@@ -51,19 +47,15 @@ export class MerkleTree {
   private readonly levels: Uint32Array[] = []
   /**
    * The entries, kept compact because a node holds one per key it stores and writes of fresh keys add one each:
-   * a map from entry id (bucket NUL key) to a slot, and per slot the digest and bucket length in typed arrays and
-   * the next slot of the same leaf (a chain per leaf, so a leaf lists without a scan). A map and two objects per
-   * key, and a map per non-empty leaf, were most of what the young generation copied and promoted under load.
+   * the ids in a KeySlots index (no object per key), and per slot the digest in typed arrays and the next slot of
+   * the same leaf (a chain per leaf, so a leaf lists without a scan).
    */
-  private readonly slots = new Map<string, number>()
-  private ids: string[] = []
+  private readonly keys = new KeySlots()
   private digestHi = new Uint32Array(initialSlots)
   private digestLo = new Uint32Array(initialSlots)
-  private bucketLength = new Uint16Array(initialSlots)
   /** The next slot in the same leaf's chain; −1 ends it. */
   private nextInLeaf = new Int32Array(initialSlots)
   private readonly leafHead: Int32Array
-  private readonly freeSlots: number[] = []
 
   constructor(readonly shape: MerkleShape = defaultMerkleShape) {
     assert(Number.isInteger(shape.fanout) && shape.fanout >= 2 && shape.fanout <= 256, () => `bad Merkle fanout ${shape.fanout}`)
@@ -74,7 +66,7 @@ export class MerkleTree {
   }
 
   get size(): number {
-    return this.slots.size
+    return this.keys.size
   }
 
   leafOf(bucket: string, key: string): number {
@@ -83,28 +75,27 @@ export class MerkleTree {
 
   /** Records the object now stored under (bucket, key); null when it is gone (deleted outright). Idempotent. */
   set(bucket: string, key: string, digest: Digest64 | null): void {
-    const id = `${bucket}\u0000${key}`
-    const slot = this.slots.get(id)
-    if (slot === undefined && digest === null) return
-    if (slot !== undefined && digest !== null && this.digestHi[slot] === digest.hi && this.digestLo[slot] === digest.lo) return
-    const keyHash = idDigest(id)
+    const keyHash = keyDigest(bucket, key)
+    const slot = this.keys.find(bucket, key, keyHash.lo)
+    if (slot === -1 && digest === null) return
+    if (slot !== -1 && digest !== null && this.digestHi[slot] === digest.hi && this.digestLo[slot] === digest.lo) return
     const leaf = keyHash.lo % this.leafCount
     let change = zeroDigest
-    if (slot !== undefined) change = xorDigests(change, combineDigests(keyHash, this.digestAt(slot)))
+    if (slot !== -1) change = xorDigests(change, combineDigests(keyHash, this.digestAt(slot)))
     if (digest !== null) change = xorDigests(change, combineDigests(keyHash, digest))
-    if (digest === null) this.release(id, slot as number, leaf)
-    else this.store(slot ?? this.claim(id, bucket.length, leaf), digest)
+    if (digest === null) this.release(slot, leaf)
+    else this.store(slot !== -1 ? slot : this.claim(bucket, key, keyHash.lo, leaf), digest)
     this.propagate(leaf, change)
   }
 
   /** Whether the tree holds an entry for (bucket, key). */
   has(bucket: string, key: string): boolean {
-    return this.slots.has(`${bucket}\u0000${key}`)
+    return this.keys.find(bucket, key, keyDigest(bucket, key).lo) !== -1
   }
 
   get(bucket: string, key: string): Digest64 | null {
-    const slot = this.slots.get(`${bucket}\u0000${key}`)
-    return slot === undefined ? null : this.digestAt(slot)
+    const slot = this.keys.find(bucket, key, keyDigest(bucket, key).lo)
+    return slot === -1 ? null : this.digestAt(slot)
   }
 
   hash(level: number, node: number): Digest64 {
@@ -131,9 +122,7 @@ export class MerkleTree {
     assert(leaf >= 0 && leaf < this.leafCount, () => `no Merkle leaf ${leaf}`)
     const entries: MerkleEntry[] = []
     for (let slot = this.leafHead[leaf] as number; slot !== -1; slot = this.nextInLeaf[slot] as number) {
-      const id = this.ids[slot] as string
-      const length = this.bucketLength[slot] as number
-      entries.push({ bucket: id.slice(0, length), key: id.slice(length + 1), digest: this.digestAt(slot) })
+      entries.push({ bucket: this.keys.bucketOf(slot), key: this.keys.keyOf(slot), digest: this.digestAt(slot) })
     }
     return entries.sort((a, b) => (a.bucket === b.bucket ? compare(a.key, b.key) : compare(a.bucket, b.bucket)))
   }
@@ -148,20 +137,16 @@ export class MerkleTree {
   }
 
   /** A slot for a new entry, linked at the head of its leaf's chain. */
-  private claim(id: string, bucketLength: number, leaf: number): number {
-    assert(bucketLength <= 0xffff, 'bucket names are far shorter than 64 Ki code units')
-    const slot = this.freeSlots.pop() ?? this.ids.length
+  private claim(bucket: string, key: string, hash: number, leaf: number): number {
+    const slot = this.keys.add(bucket, key, hash)
     if (slot >= this.digestHi.length) this.grow()
-    this.ids[slot] = id
-    this.slots.set(id, slot)
-    this.bucketLength[slot] = bucketLength
     this.nextInLeaf[slot] = this.leafHead[leaf] as number
     this.leafHead[leaf] = slot
     return slot
   }
 
   /** Unlinks the slot from its leaf's chain (a leaf holds few entries) and frees it. */
-  private release(id: string, slot: number, leaf: number): void {
+  private release(slot: number, leaf: number): void {
     if (this.leafHead[leaf] === slot) {
       this.leafHead[leaf] = this.nextInLeaf[slot] as number
     } else {
@@ -169,16 +154,13 @@ export class MerkleTree {
       while (this.nextInLeaf[previous] !== slot) previous = this.nextInLeaf[previous] as number
       this.nextInLeaf[previous] = this.nextInLeaf[slot] as number
     }
-    this.slots.delete(id)
-    this.ids[slot] = ''
-    this.freeSlots.push(slot)
+    this.keys.remove(slot)
   }
 
   private grow(): void {
-    const capacity = this.digestHi.length * 2
+    const capacity = grownCapacity(this.digestHi.length)
     this.digestHi = grown(this.digestHi, new Uint32Array(capacity))
     this.digestLo = grown(this.digestLo, new Uint32Array(capacity))
-    this.bucketLength = grown(this.bucketLength, new Uint16Array(capacity))
     this.nextInLeaf = grown(this.nextInLeaf, new Int32Array(capacity))
   }
 
@@ -196,7 +178,7 @@ export class MerkleTree {
 /** Slots a new tree starts with; a partition of a small node holds a few keys, and the arrays double as needed. */
 const initialSlots = 16
 
-function grown<T extends Uint32Array | Uint16Array | Int32Array>(from: T, to: T): T {
+function grown<T extends Uint32Array | Int32Array>(from: T, to: T): T {
   to.set(from)
   return to
 }

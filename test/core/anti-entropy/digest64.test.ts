@@ -1,6 +1,6 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { combineDigests, digest64, digest64OfText, writeDigest } from '../../../src/core/anti-entropy/digest64.ts'
+import { combineDigests, digest64, digest64OfPair, digest64OfText, writeDigest } from '../../../src/core/anti-entropy/digest64.ts'
 
 const digest = fc.record({ hi: fc.nat({ max: 0xffff_ffff }), lo: fc.nat({ max: 0xffff_ffff }) })
 
@@ -26,6 +26,18 @@ describe('digest64OfText', () => {
         expect(digest64OfText(text, seed)).toEqual(digest64(encoder.encode(text), seed))
       }),
       { seed: 7, numRuns: 2_000 },
+    )
+  })
+})
+
+describe('digest64OfPair', () => {
+  it('equals digest64OfText of the two texts joined by a NUL (a Merkle entry id), for any texts', () => {
+    const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }))
+    fc.assert(
+      fc.property(text, text, fc.nat({ max: 0xffff_ffff }), (first, second, seed) => {
+        expect(digest64OfPair(first, second, seed)).toEqual(digest64OfText(`${first}\u0000${second}`, seed))
+      }),
+      { seed: 8, numRuns: 2_000 },
     )
   })
 })

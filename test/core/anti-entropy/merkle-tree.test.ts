@@ -6,7 +6,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { digest64 } from '../../../src/core/anti-entropy/digest64.ts'
-import { MerkleTree } from '../../../src/core/anti-entropy/merkle-tree.ts'
+import { MerkleTree, keyDigest } from '../../../src/core/anti-entropy/merkle-tree.ts'
 
 const shape = { fanout: 4, depth: 2 }
 const op = fc.record({ key: fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'), value: fc.option(fc.nat(5), { nil: null }) })
@@ -57,6 +57,18 @@ describe('MerkleTree', () => {
       const order = (a: { bucket: string; key: string }, b: { bucket: string; key: string }): number => JSON.stringify([a.bucket, a.key]) < JSON.stringify([b.bucket, b.key]) ? -1 : 1
       expect(listed.sort(order)).toEqual(expected.sort(order))
     }))
+  })
+
+  it('hashes as it always has: peers running other versions compare the same leaves and roots', () => {
+    // Figures from the tree before its ids moved into KeySlots (a Map of id strings and digest64OfText of the id).
+    const tree = new MerkleTree()
+    for (const [bucket, key, value] of [['b', 'k', 1], ['users', 'é-ü', 2], ['', 'x\u0000y', 3], ['bucket', 'key-42', 4]] as const) {
+      tree.set(bucket, key, digestOf(value))
+    }
+    expect(keyDigest('users', 'é-ü')).toEqual({ hi: 3084248571, lo: 1870645243 })
+    expect(keyDigest('b', 'k')).toEqual({ hi: 3672405638, lo: 2552119004 })
+    expect(tree.root).toEqual({ hi: 339400308, lo: 3328473274 })
+    expect(tree.leafOf('bucket', 'key-42')).toBe(457)
   })
 
   it('an empty tree hashes to zero and differing keys show only in their leaves', () => {
