@@ -62,12 +62,25 @@ const blind = (key: string, value: string) => ({
   content: { kind: 'value' as const, value: new TextEncoder().encode(value), contentType: 'text/plain' },
 })
 
+/** Two blind writes of 'one' and 'two' to key k, one right after the other; their outcomes collect in order. */
+function mintOneAndTwo(h: Harness): MintOutcome[] {
+  const outcomes: MintOutcome[] = []
+  h.replica.mint(blind('k', 'one'), h.pending, (o) => outcomes.push(o))
+  h.replica.mint(blind('k', 'two'), h.pending, (o) => outcomes.push(o))
+  return outcomes
+}
+
+/** The values stored under `key`, sorted. */
+function storedValues(h: Harness, key: string): string[] {
+  const stored = decodeObject(h.objects.get(key) as Uint8Array)
+  const read = stored.kind === 'decoded' ? readObject(stored.object) : null
+  return read?.kind === 'found' ? read.values.map((v) => new TextDecoder().decode(v.value)).sort() : []
+}
+
 describe('Replica', () => {
   it('serializes read-merge-write cycles of one key, so two blind writes both survive as siblings', () => {
     const h = new Harness()
-    const outcomes: MintOutcome[] = []
-    h.replica.mint(blind('k', 'one'), h.pending, (o) => outcomes.push(o))
-    h.replica.mint(blind('k', 'two'), h.pending, (o) => outcomes.push(o))
+    const outcomes = mintOneAndTwo(h)
     expect(h.pending.map((e) => e.kind)).toEqual(['read'])
     h.complete('read')
     expect(h.pending.map((e) => e.kind)).toEqual(['write'])
@@ -77,16 +90,12 @@ describe('Replica', () => {
     h.complete('read')
     h.complete('write')
     expect(outcomes.map((o) => o.kind)).toEqual(['minted', 'minted'])
-    const stored = decodeObject(h.objects.get('k') as Uint8Array)
-    const read = stored.kind === 'decoded' ? readObject(stored.object) : null
-    expect(read?.kind === 'found' ? read.values.map((v) => new TextDecoder().decode(v.value)).sort() : []).toEqual(['one', 'two'])
+    expect(storedValues(h, 'k')).toEqual(['one', 'two'])
   })
 
   it('skips the read of a key the node knows it lacks, and still serializes the cycles of that key', () => {
     const h = new Harness({ knowsAbsence: true })
-    const outcomes: MintOutcome[] = []
-    h.replica.mint(blind('k', 'one'), h.pending, (o) => outcomes.push(o))
-    h.replica.mint(blind('k', 'two'), h.pending, (o) => outcomes.push(o))
+    const outcomes = mintOneAndTwo(h)
     // Nothing stored under k: the first cycle writes straight away; the second waits for it.
     expect(h.pending.map((e) => e.kind)).toEqual(['write'])
     h.complete('write')
@@ -95,9 +104,7 @@ describe('Replica', () => {
     h.complete('read')
     h.complete('write')
     expect(outcomes.map((o) => o.kind)).toEqual(['minted', 'minted'])
-    const stored = decodeObject(h.objects.get('k') as Uint8Array)
-    const read = stored.kind === 'decoded' ? readObject(stored.object) : null
-    expect(read?.kind === 'found' ? read.values.map((v) => new TextDecoder().decode(v.value)).sort() : []).toEqual(['one', 'two'])
+    expect(storedValues(h, 'k')).toEqual(['one', 'two'])
     expect(h.replica.counters.skippedReads).toBe(1)
 
     const merged: string[] = []
