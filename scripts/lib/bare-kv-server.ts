@@ -3,8 +3,9 @@
  * answering the same paths as Chorus (`PUT`/`GET /buckets/{b}/keys/{k}`, query ignored) with the same statuses
  * (204 on PUT, 200 or 404 on GET). No replication, no disk, no validation: what HTTP on Node costs by itself.
  *
- * It runs as its own process (`node --import ./bin/register-typescript.js bare-kv-server.ts HOST PORT`) so that it gets a core of its
- * own like a Chorus node, instead of sharing the load generator's event loop, which would flatter Chorus.
+ * It runs as its own process (`node --import ./bin/register-typescript.js bare-kv-server.ts HOST PORT`, the
+ * loader the nodes use) so that it gets a core of its own like a Chorus node, instead of sharing the load
+ * generator's event loop, which would flatter Chorus.
  */
 import { createServer } from 'node:http'
 

@@ -44,6 +44,11 @@ export class KeySlots {
     return this.live
   }
 
+  /** Bytes the arena holds, live ids, garbage and room: bounded by the live ids, not by how many came and went. */
+  get arenaBytes(): number {
+    return this.arena.length
+  }
+
   /** One more than the highest slot ever handed out: per-slot arrays kept by the caller need this length. */
   get slotLimit(): number {
     return this.slotCount

@@ -59,7 +59,7 @@ describe('KeySlots', () => {
       const key = `key-${i}`
       model.set(key, { bucket: 'users', key, slot: slots.add('users', key, hash(key)) })
     }
-    for (let i = 0; i < 20_000; i += 1) {
+    for (let i = 0; i < 20_000; i++) {
       if (i % 5 === 0) continue
       const key = `key-${i}`
       slots.remove((model.get(key) as { slot: number }).slot)
@@ -77,5 +77,10 @@ describe('KeySlots', () => {
       expect(slots.keyOf(slot)).toBe(key)
     }
     expect(slots.find('users', 'key-1', hash('key-1'))).toBe(-1)
+    // The 16,000 removed ids are gone from the arena too: it holds the live ids plus at most half again of room.
+    const liveBytes = [...model.values()].reduce((sum, { bucket, key }) => sum + bucket.length + key.length, 0)
+    const everAddedBytes = 20_000 * 'users'.length + [...Array(20_000).keys()].reduce((sum, i) => sum + `key-${i}`.length, 0) + liveBytes
+    expect(slots.arenaBytes).toBeLessThanOrEqual(Math.ceil(1.5 * liveBytes) + 64)
+    expect(slots.arenaBytes).toBeLessThan(everAddedBytes)
   })
 })
