@@ -15,6 +15,7 @@ import type { ClientRequest, ClientResponse } from '../core/node/client.ts'
 import type { Node } from '../core/node/node.ts'
 import type { Durability, Mutation, ReadQuery, StorageResult } from '../core/node/storage-operation.ts'
 import type { Clock } from '../core/primitives/clock.ts'
+import { IdTable } from '../core/primitives/id-table.ts'
 import { callId, requestId } from '../core/primitives/ids.ts'
 import type { CallId, Millis, OperationId, PeerAddress, RequestId } from '../core/primitives/ids.ts'
 import { unreachable } from '../core/primitives/assert.ts'
@@ -51,8 +52,9 @@ export class NodeRuntime {
   private tickTimer: NodeJS.Timeout | undefined
   private nextRequestId = 1
   private nextInboundCallId = 1
-  private readonly clientWaiters = new Map<RequestId, (response: ClientResponse) => void>()
-  private readonly inboundCalls = new Map<CallId, (answer: Message) => void>()
+  // Not Maps: see id-table.ts for how a churned long-lived Map kept every finished request alive.
+  private readonly clientWaiters = new IdTable<(response: ClientResponse) => void>()
+  private readonly inboundCalls = new IdTable<(answer: Message) => void>()
   /** The largest delay of a tick behind its schedule since the last read: the event-loop lag. */
   private maxTickLagMs: Millis = 0
   private lastTickAtMs: Millis
@@ -76,10 +78,9 @@ export class NodeRuntime {
   async stop(): Promise<void> {
     if (this.tickTimer !== undefined) clearInterval(this.tickTimer)
     this.tickTimer = undefined
-    for (const resolve of this.clientWaiters.values()) {
+    for (const resolve of this.clientWaiters.drain()) {
       resolve({ kind: 'error', code: 'SHUTTING_DOWN', message: 'the node is shutting down' })
     }
-    this.clientWaiters.clear()
     await this.ports.transport.close()
   }
 
@@ -165,15 +166,11 @@ export class NodeRuntime {
   }
 
   private respond(id: CallId, message: Message): void {
-    const respond = this.inboundCalls.get(id)
-    this.inboundCalls.delete(id)
-    respond?.(message)
+    this.inboundCalls.take(id)?.(message)
   }
 
   private reply(id: RequestId, response: ClientResponse): void {
-    const resolve = this.clientWaiters.get(id)
-    this.clientWaiters.delete(id)
-    resolve?.(response)
+    this.clientWaiters.take(id)?.(response)
   }
 
   private storageFailed(id: OperationId, error: unknown): void {

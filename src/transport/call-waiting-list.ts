@@ -9,6 +9,7 @@
  */
 import type { CallFailure, CallOutcome } from '../core/node/input.ts'
 import { assert } from '../core/primitives/assert.ts'
+import { IdTable } from '../core/primitives/id-table.ts'
 
 export interface PendingCall {
   /** 0 until the call is written; then its id on the wire. */
@@ -21,7 +22,8 @@ export interface PendingCall {
 }
 
 export class CallWaitingList {
-  private readonly calls = new Map<number, PendingCall>()
+  /** Not a Map: see id-table.ts for how a churned long-lived Map kept every answered call alive. */
+  private readonly calls = new IdTable<PendingCall>()
   private lastCallId = 0
 
   get size(): number {
@@ -42,9 +44,7 @@ export class CallWaitingList {
 
   /** Removes and returns the call with this id, or undefined when it already ended (a late response). */
   take(callId: number): PendingCall | undefined {
-    const call = this.calls.get(callId)
-    if (call !== undefined) this.calls.delete(callId)
-    return call
+    return this.calls.take(callId)
   }
 
   /** Removes a call that ended otherwise (its timeout fired). */
@@ -54,9 +54,7 @@ export class CallWaitingList {
 
   /** Ends every waiting call with the same failure, e.g. when the connection dropped. */
   failAll(reason: CallFailure): void {
-    const calls = [...this.calls.values()]
-    this.calls.clear()
-    for (const call of calls) settle(call, { kind: 'failed', reason })
+    for (const call of this.calls.drain()) settle(call, { kind: 'failed', reason })
   }
 }
 

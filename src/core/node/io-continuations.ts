@@ -9,6 +9,7 @@
  * with membership, so routing by id is unambiguous.
  */
 import type { CallId, Millis, OperationId, PeerAddress } from '../primitives/ids.ts'
+import { IdTable } from '../primitives/id-table.ts'
 import type { Effect } from './effect.ts'
 import type { CallOutcome } from './input.ts'
 import type { Message } from './message.ts'
@@ -25,8 +26,9 @@ export interface IoIds {
 }
 
 export class IoContinuations {
-  private readonly operations = new Map<OperationId, StorageContinuation>()
-  private readonly calls = new Map<CallId, CallContinuation>()
+  // Not Maps: see id-table.ts for how a churned long-lived Map kept every request's continuation alive.
+  private readonly operations = new IdTable<StorageContinuation>()
+  private readonly calls = new IdTable<CallContinuation>()
 
   constructor(private readonly ids: IoIds) {}
 
@@ -57,16 +59,14 @@ export class IoContinuations {
   }
 
   storageResult(id: OperationId, result: StorageResult, out: Out): void {
-    const then = this.operations.get(id)
+    const then = this.operations.take(id)
     if (then === undefined) return
-    this.operations.delete(id)
     then(result, out)
   }
 
   callResult(id: CallId, outcome: CallOutcome, out: Out): void {
-    const then = this.calls.get(id)
+    const then = this.calls.take(id)
     if (then === undefined) return
-    this.calls.delete(id)
     then(outcome, out)
   }
 

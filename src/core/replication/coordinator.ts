@@ -23,6 +23,7 @@
  * the deadline passed, then read repair sends the merged object to every asked primary whose copy differed, in
  * the background, never delaying the reply. Replicas not asked are left to anti-entropy and later reads.
  */
+import { IdTable } from '../primitives/id-table.ts'
 import type { CallId, Millis, NodeId, PeerAddress, RequestId } from '../primitives/ids.ts'
 import type { Random } from '../primitives/random.ts'
 import type { ClientResponse, DeleteRequest, GetRequest, PutRequest } from '../node/client.ts'
@@ -117,7 +118,8 @@ interface Speculation {
 const MIN_FORWARD_MS = 1
 
 export class Coordinator {
-  private readonly waiting = new Map<number, Waiting>()
+  /** Not a Map: see id-table.ts for how a churned long-lived Map kept every finished request alive. */
+  private readonly waiting = new IdTable<Waiting>()
   private nextWaitingId = 1
   readonly counters = {
     reads: 0, writes: 0, forwarded: 0, reforwarded: 0, timeouts: 0, unavailable: 0, readRepairs: 0,
@@ -135,7 +137,9 @@ export class Coordinator {
   }
 
   tick(nowMs: Millis, out: Out): void {
-    for (const [id, entry] of this.waiting) {
+    for (const [id, entry] of this.waiting.entries()) {
+      // The list is a snapshot: skip what an earlier entry's expiry already took out, as a Map's iteration would.
+      if (this.waiting.get(id) !== entry) continue
       if (nowMs >= entry.deadlineMs) {
         this.waiting.delete(id)
         entry.expire(out)

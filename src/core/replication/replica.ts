@@ -12,8 +12,10 @@
  * are minted in order by one process whose generation is unique. Results are reported only after the fsync,
  * which is what makes an acknowledgement mean "survives a crash".
  */
+import { digest64OfPair } from '../anti-entropy/digest64.ts'
 import { assert } from '../primitives/assert.ts'
 import { utf8Bytes } from '../primitives/byte-pool.ts'
+import { IdTable } from '../primitives/id-table.ts'
 import type { NodeId } from '../primitives/ids.ts'
 import type { ClientErrorCode } from '../node/client.ts'
 import type { IoContinuations, Out } from '../node/io-continuations.ts'
@@ -93,8 +95,16 @@ function mergeSiblings(a: DottedVersionVectorSet, b: DottedVersionVectorSet): Do
   return collapseRetriedWrites(mergeObjects(a, b))
 }
 
+/** The jobs of the keys that share one queue id (one key, barring a digest collision), in arrival order. */
+interface KeyQueue {
+  readonly jobs: Job[]
+}
+
 export class Replica {
-  private readonly queues = new Map<string, Job[]>()
+  /** Not a Map of id strings: see id-table.ts for how a churned long-lived Map kept finished jobs alive. */
+  private readonly queues = new IdTable<KeyQueue>()
+  /** Per partition: jobs waiting or running (busyIn). */
+  private readonly jobsByPartition: number[] = []
   private queued = 0
   /** The last counter this node's actor minted, on any key (Write.counterFloor: no dot is ever minted twice). */
   private lastCounter = 0
@@ -205,9 +215,7 @@ export class Replica {
 
   /** Whether a job of any key of `partition` is waiting or running (ownership handoff waits for none). */
   busyIn(partition: number): boolean {
-    const prefix = `${partition}\u0000`
-    for (const id of this.queues.keys()) if (id.startsWith(prefix)) return true
-    return false
+    return (this.jobsByPartition[partition] ?? 0) > 0
   }
 
   private mergeMutations(address: KeyAddress, encoded: Uint8Array, tombstonesOnly: boolean, unchanged: boolean, hintFor: NodeId | null): Mutation[] {
@@ -285,35 +293,47 @@ export class Replica {
       this.counters.refusedOverload++
       return refuse(`replica queue is full (${this.ports.maxQueued} operations)`, out)
     }
-    const id = `${address.partition}\u0000${address.bucket}\u0000${address.key}`
+    const id = queueId(address)
+    const { partition } = address
     const run: Job = (next, done) => job(next, (after, report) => {
       report()
+      this.jobsByPartition[partition] = (this.jobsByPartition[partition] ?? 1) - 1
       done(after)
     })
     const queue = this.queues.get(id)
     this.queued++
+    this.jobsByPartition[partition] = (this.jobsByPartition[partition] ?? 0) + 1
     if (queue !== undefined) {
-      queue.push(run)
+      queue.jobs.push(run)
       return
     }
-    this.queues.set(id, [run])
+    this.queues.set(id, { jobs: [run] })
     this.runHead(id, out)
   }
 
-  private runHead(id: string, out: Out): void {
+  private runHead(id: number, out: Out): void {
     const queue = this.queues.get(id)
-    const head = queue?.[0]
+    const head = queue?.jobs[0]
     assert(queue !== undefined && head !== undefined, () => `replica queue ${id} is empty`)
     let finished = false
     head(out, (after) => {
-      assert(!finished, () => `a replica job of ${id} finished twice`)
+      assert(!finished, () => `a replica job of queue ${id} finished twice`)
       finished = true
       this.queued--
-      queue.shift()
-      if (queue.length === 0) this.queues.delete(id)
+      queue.jobs.shift()
+      if (queue.jobs.length === 0) this.queues.delete(id)
       else this.runHead(id, after)
     })
   }
+}
+
+/**
+ * The queue a key's jobs run in: a 53-bit digest of the key instead of an id string, so that the queues can live in
+ * an IdTable. Two keys whose digests collide share a queue and merely wait for each other's jobs.
+ */
+function queueId({ partition, bucket, key }: KeyAddress): number {
+  const { hi, lo } = digest64OfPair(bucket, key, partition)
+  return (hi & 0x1f_ffff) * 0x1_0000_0000 + (lo >>> 0)
 }
 
 /** Every sibling a tombstone (and at least one): the only objects the tombstone reaper may ever remove. */
