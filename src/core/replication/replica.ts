@@ -82,6 +82,12 @@ export type LocalRead =
   | { readonly kind: 'missing' }
   | { readonly kind: 'failed'; readonly message: string }
 
+/** A local read for a peer: the stored bytes as they are (the peer decodes and validates them). */
+export type LocalBytes =
+  | { readonly kind: 'found'; readonly encoded: Uint8Array }
+  | { readonly kind: 'missing' }
+  | { readonly kind: 'failed'; readonly message: string }
+
 export type MergeOutcome = 'stored' | 'failed'
 
 type Job = (out: Out, finish: (out: Out) => void) => void
@@ -115,6 +121,16 @@ export class Replica {
   read(address: KeyAddress, out: Out, done: (read: LocalRead, out: Out) => void): void {
     const { partition, bucket, key } = address
     this.ports.io.read({ kind: 'get-object', partition, bucket, key }, out, (result, next) => done(this.decodeStored(result), next))
+  }
+
+  /**
+   * `read` without decoding, for a peer's replica read: the coordinator decodes the reply anyway (and skips even that
+   * when it matches the copy it has), so decoding here too was a third decode per GET. A corrupt object then fails
+   * at the coordinator, which counts the reply as no answer, as it counted this node's `failed`.
+   */
+  readBytes(address: KeyAddress, out: Out, done: (read: LocalBytes, out: Out) => void): void {
+    const { partition, bucket, key } = address
+    this.ports.io.read({ kind: 'get-object', partition, bucket, key }, out, (result, next) => done(storedBytes(result), next))
   }
 
   /**
@@ -325,6 +341,12 @@ export class Replica {
       else this.runHead(id, after)
     })
   }
+}
+
+function storedBytes(result: StorageResult): LocalBytes {
+  if (result.kind === 'failed') return { kind: 'failed', message: `${result.code}: ${result.message}` }
+  if (result.kind !== 'object') return { kind: 'failed', message: `unexpected storage result ${result.kind}` }
+  return result.object === null ? { kind: 'missing' } : { kind: 'found', encoded: result.object.value }
 }
 
 /**

@@ -107,7 +107,7 @@ export class Replication {
     switch (message.kind) {
       case 'replica-read':
         if (!this.addressed(message)) return respond({ kind: 'replica-read-reply', from: self, outcome: 'failed' }, out)
-        return this.handoff.readLocal(message, out, (local, next) => respond(
+        return this.handoff.readLocalBytes(message, out, (local, next) => respond(
           local.kind === 'found' ? { kind: 'replica-read-reply', from: self, outcome: 'found', object: local.encoded } : { kind: 'replica-read-reply', from: self, outcome: local.kind },
           next,
         ))

@@ -120,6 +120,33 @@ describe('Replica', () => {
     expect(h.replica.counters.skippedReads).toBe(2)
   })
 
+  it('hands a peer the stored bytes as they are: the asker decodes and validates them', () => {
+    const h = new Harness()
+    const garbage = new Uint8Array([0xff, 0x00, 0x13])
+    h.objects.set('k', garbage)
+    const reads: unknown[] = []
+    h.replica.readBytes({ partition: 0, bucket: 'b', key: 'k' }, h.pending, (read) => reads.push(read))
+    h.replica.readBytes({ partition: 0, bucket: 'b', key: 'none' }, h.pending, (read) => reads.push(read))
+    h.complete('read')
+    h.complete('read')
+    expect(reads).toEqual([{ kind: 'found', encoded: garbage }, { kind: 'missing' }])
+    expect(h.replica.counters.corruptObjects).toBe(0)
+  })
+
+  it('tells whether a partition has a job waiting or running, for as long as it has one', () => {
+    const h = new Harness()
+    h.replica.mint({ ...blind('a', 'x'), partition: 7 }, h.pending, () => {})
+    h.replica.mint({ ...blind('a', 'y'), partition: 7 }, h.pending, () => {})
+    expect([h.replica.busyIn(7), h.replica.busyIn(0)]).toEqual([true, false])
+    h.complete('read')
+    h.complete('write')
+    expect(h.replica.busyIn(7)).toBe(true)
+    h.complete('read')
+    h.complete('write')
+    expect(h.replica.busyIn(7)).toBe(false)
+    expect(h.replica.queuedJobs).toBe(0)
+  })
+
   it('runs different keys concurrently and refuses work beyond its queue limit', () => {
     const h = new Harness()
     const outcomes: string[] = []
