@@ -23,15 +23,19 @@ import { assert } from './assert.ts'
 const EMPTY = -1
 /** Grow beyond this load; linear probing stays short below it. */
 const MAX_LOAD = 0.5
-/** Shrink below this load, so that a burst does not leave a large table to scan for ever. */
-const MIN_LOAD = 0.125
+/**
+ * Shrink below this load, so that a burst does not leave a large table to scan for ever. Far below MAX_LOAD: a
+ * table whose load swings around one threshold would otherwise be reallocated over and over (it showed in profiles).
+ */
+const MIN_LOAD = 1 / 16
 
 export class IdTable<V> {
   private ids: Float64Array
   private values: (V | undefined)[]
   private count = 0
 
-  constructor(private readonly minCapacity = 16) {
+  /** `minCapacity`: a power of two; the default, 64 slots, is about 1 KiB and holds 32 entries without resizing. */
+  constructor(private readonly minCapacity = 64) {
     assert(Number.isInteger(Math.log2(minCapacity)) && minCapacity >= 2, () => `minCapacity must be a power of two, got ${minCapacity}`)
     this.ids = new Float64Array(minCapacity).fill(EMPTY)
     this.values = new Array<V | undefined>(minCapacity).fill(undefined)
