@@ -155,13 +155,13 @@ export class OwnershipHandoff {
     return refuse
   }
 
-  /** This node's copy of a key, as the data path should see it: with previous owners' copies while a gain is pending. */
   /** readLocal for a peer's replica read: the stored bytes, decoded and merged only while previous owners count. */
   readLocalBytes(address: KeyAddress, out: Out, done: (read: LocalBytes, out: Out) => void): void {
     if (!this.incoming.has(address.partition)) return this.ports.replica.readBytes(address, out, done)
     this.readLocal(address, out, (read, next) => done(read.kind === 'found' ? { kind: 'found', encoded: read.encoded } : read, next))
   }
 
+  /** This node's copy of a key, as the data path should see it: with previous owners' copies while a gain is pending. */
   readLocal(address: KeyAddress, out: Out, done: (read: LocalRead, out: Out) => void): void {
     const incoming = this.incoming.get(address.partition)
     if (incoming === undefined) return this.ports.replica.read(address, out, done)

@@ -101,14 +101,12 @@ function mergeSiblings(a: DottedVersionVectorSet, b: DottedVersionVectorSet): Do
   return collapseRetriedWrites(mergeObjects(a, b))
 }
 
-/** The jobs of the keys that share one queue id (one key, barring a digest collision), in arrival order. */
-interface KeyQueue {
-  readonly jobs: Job[]
-}
-
 export class Replica {
-  /** Not a Map of id strings: see id-table.ts for how a churned long-lived Map kept finished jobs alive. */
-  private readonly queues = new IdTable<KeyQueue>()
+  /**
+   * Each key's jobs in arrival order, by queueId (one key, barring a digest collision). Not a Map of id strings: see
+   * id-table.ts for how a churned long-lived Map kept finished jobs alive.
+   */
+  private readonly queues = new IdTable<Job[]>()
   /** Per partition: jobs waiting or running (busyIn). */
   private readonly jobsByPartition: number[] = []
   private queued = 0
@@ -320,24 +318,24 @@ export class Replica {
     this.queued++
     this.jobsByPartition[partition] = (this.jobsByPartition[partition] ?? 0) + 1
     if (queue !== undefined) {
-      queue.jobs.push(run)
+      queue.push(run)
       return
     }
-    this.queues.set(id, { jobs: [run] })
+    this.queues.set(id, [run])
     this.runHead(id, out)
   }
 
   private runHead(id: number, out: Out): void {
     const queue = this.queues.get(id)
-    const head = queue?.jobs[0]
+    const head = queue?.[0]
     assert(queue !== undefined && head !== undefined, () => `replica queue ${id} is empty`)
     let finished = false
     head(out, (after) => {
       assert(!finished, () => `a replica job of queue ${id} finished twice`)
       finished = true
       this.queued--
-      queue.jobs.shift()
-      if (queue.jobs.length === 0) this.queues.delete(id)
+      queue.shift()
+      if (queue.length === 0) this.queues.delete(id)
       else this.runHead(id, after)
     })
   }
