@@ -149,6 +149,9 @@ export class TombstoneReaper {
   /** What this node reaped, by partition NUL bucket NUL key, oldest first: the object's history and newest time. */
   private readonly reaped = new Map<string, { readonly history: VersionVector; readonly newest: HlcTimestamp }>()
   private readonly states: PartitionState[] = []
+  private scanRunning = false
+  /** Scans waiting for the running one, oldest first (see startScan). */
+  private readonly waitingScans: { readonly partition: number; readonly job: ReapJob }[] = []
   /** Counts put-object mutations this node emitted, over all partitions. */
   private seq = 0
 
@@ -217,12 +220,24 @@ export class TombstoneReaper {
     this.startScan(partition, state, job, out)
   }
 
+  /**
+   * Scans run one partition at a time; the others wait their turn (still `scanning`, so a newer mark waits in
+   * `pending` as it would behind a running scan). A scan reads and decodes every object of its partition, and the
+   * marks of all partitions advance together after a round of exchanges: 256 scans at once kept the thread pool
+   * returning pages faster than the event loop took them, and the loop ran them back to back without yielding
+   * (measured: a 0.9-1.2 s event-loop stall on the initiating node, 60 s into a loaded run, shedding ~3% of GETs).
+   */
   private startScan(partition: number, state: PartitionState, job: ReapJob, out: Out): void {
     if (job.sinceSeq < state.forgottenBelow) {
       this.counters.reapPagesDeferred++
       return
     }
     state.scanning = true
+    if (this.scanRunning) {
+      this.waitingScans.push({ partition, job })
+      return
+    }
+    this.scanRunning = true
     this.counters.reapScans++
     this.scanPage(partition, state, job, null, out)
   }
@@ -292,11 +307,17 @@ export class TombstoneReaper {
   }
 
   private endScan(partition: number, state: PartitionState, out: Out): void {
+    this.scanRunning = false
     state.scanning = false
     const pending = state.pending
     state.pending = null
     if (pending !== null) this.startScan(partition, state, pending, out)
     else this.prune(state)
+    const next = this.scanRunning ? undefined : this.waitingScans.shift()
+    if (next === undefined) return
+    const waiting = this.states[next.partition] as PartitionState
+    waiting.scanning = false
+    this.startScan(next.partition, waiting, next.job, out)
   }
 
   /** Forgets writes older than every remembered round and any pending reap. */

@@ -32,10 +32,15 @@ class FakeStorage {
   reads: ReadQuery[] = []
   deleted: string[] = []
   busy = false
+  /** When set, reads wait here until the test answers them (otherwise they are answered at once). */
+  held: (() => void)[] | null = null
   readonly io = {
     read: (query: ReadQuery, out: Out, then: StorageContinuation): void => {
       this.reads.push(query)
-      then({ kind: 'objects', objects: this.objects, complete: true }, out)
+      const partition = 'partition' in query ? query.partition : -1
+      const answer = (): void => then({ kind: 'objects', objects: this.objects.filter((o) => o.partition === partition), complete: true }, out)
+      if (this.held === null) answer()
+      else this.held.push(answer)
     },
     write: (mutations: readonly Mutation[], _durability: string, out: Out, then: StorageContinuation): void => {
       for (const m of mutations) if (m.kind === 'delete-object') this.deleted.push(m.key)
@@ -43,8 +48,8 @@ class FakeStorage {
     },
   } as unknown as IoContinuations
   readonly replica = { busyIn: () => this.busy } as unknown as Replica
-  put(key: string, value: Uint8Array): void {
-    this.objects.push({ partition: 0, bucket: 'b', key, value, seq: 0 })
+  put(key: string, value: Uint8Array, partition = 0): void {
+    this.objects.push({ partition, bucket: 'b', key, value, seq: 0 })
   }
 }
 
@@ -104,6 +109,24 @@ describe('TombstoneReaper', () => {
     expect(reaper.markFor(0, owners)).toBe(1_500)
     expect(storage.reads).toEqual([])
     expect(storage.deleted).toEqual([])
+  })
+
+  it('scans one partition at a time: marks that advance together queue their scans', () => {
+    const { storage, reaper } = setup()
+    storage.put('old-0', object([{ tombstone: true, ms: 500 }]), 0)
+    storage.put('old-1', object([{ tombstone: true, ms: 500 }]), 1)
+    storage.held = []
+    for (const partition of [0, 1]) {
+      reaper.visited(partition, 1_000)
+      reaper.advance(partition, owners, 1_000, ownersText, [])
+    }
+    expect(storage.reads.map((read) => ('partition' in read ? read.partition : null))).toEqual([0])
+    storage.held.shift()?.()
+    expect(storage.deleted).toEqual(['old-0'])
+    expect(storage.reads.map((read) => ('partition' in read ? read.partition : null))).toEqual([0, 1])
+    storage.held.shift()?.()
+    expect(storage.deleted).toEqual(['old-0', 'old-1'])
+    expect(reaper.counters.reapScans).toBe(2)
   })
 
   it('does not read while a replica job of the partition runs', () => {
