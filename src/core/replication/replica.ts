@@ -188,12 +188,22 @@ export class Replica {
     })
   }
 
-  merge(address: KeyAddress, conflict: ConflictMode, incoming: DottedVersionVectorSet, hintFor: NodeId | null, out: Out, done: (outcome: MergeOutcome, out: Out) => void): void {
+  /**
+   * `incomingEncoded`: the bytes `incoming` was decoded from, when it came off the wire. A key this node does not
+   * hold, merged with an object the merge leaves as it is (the usual replica write of a fresh key), is stored as
+   * those bytes instead of encoding the same object again: decodeObject accepts only the one encoding of an object
+   * (object-codec.test.ts checks that decoding then encoding gives back the bytes).
+   */
+  merge(
+    address: KeyAddress, conflict: ConflictMode, incoming: DottedVersionVectorSet, hintFor: NodeId | null, out: Out,
+    done: (outcome: MergeOutcome, out: Out) => void, incomingEncoded?: Uint8Array,
+  ): void {
     this.enqueue(address, out, (_, next) => done('failed', next), (next, finish) => {
       this.readForWrite(address, next, (stored, afterRead) => {
         if (stored.kind === 'failed') return finish(afterRead, () => done('failed', afterRead))
         const merged = mergeFor(conflict)(stored.kind === 'found' ? stored.object : emptyObject, incoming)
-        const encoded = encodeObject(merged)
+        const asReceived = stored.kind === 'missing' && incomingEncoded !== undefined && sameContent(merged, incoming)
+        const encoded = asReceived ? incomingEncoded : encodeObject(merged)
         const unchanged = stored.kind === 'found' && sameBytes(stored.encoded, encoded)
         const mutations = this.mergeMutations(address, encoded, holdsOnlyTombstones(merged), unchanged, hintFor)
         this.counters.merges++
@@ -339,6 +349,20 @@ export class Replica {
       else this.runHead(id, after)
     })
   }
+}
+
+/**
+ * Whether a merge result holds exactly what `incoming` held. The merges build their result from the inputs' own
+ * parts (a history joined with an empty one is that history, kept siblings and retired writes are the inputs'
+ * objects), so comparing references is exact here, and cheap.
+ */
+function sameContent(merged: DottedVersionVectorSet, incoming: DottedVersionVectorSet): boolean {
+  if (merged === incoming) return true
+  return merged.history === incoming.history && sameItems(merged.siblings, incoming.siblings) && sameItems(merged.retired ?? [], incoming.retired ?? [])
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i])
 }
 
 function storedBytes(result: StorageResult): LocalBytes {

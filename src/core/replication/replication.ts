@@ -139,7 +139,7 @@ export class Replication {
       return done(false, out)
     }
     if (this.handoff.refusesMerge(message.partition, message.hintFor ?? null)) return done(false, out)
-    this.replica.merge(message, message.conflict, decoded.object, message.hintFor ?? null, out, (outcome, next) => done(outcome === 'stored', next))
+    this.replica.merge(message, message.conflict, decoded.object, message.hintFor ?? null, out, (outcome, next) => done(outcome === 'stored', next), message.object)
   }
 
   private forwardedWrite(from: PeerAddress, callId: CallId, message: ReplicaWrite, out: Out): void {

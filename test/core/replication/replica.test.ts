@@ -120,6 +120,28 @@ describe('Replica', () => {
     expect(h.replica.counters.skippedReads).toBe(2)
   })
 
+  it('stores a fresh key as the bytes it arrived in, and encodes afresh whatever the merge changed', () => {
+    const h = new Harness({ knowsAbsence: true })
+    mintOneAndTwo(h)
+    h.complete('write')
+    h.complete('read')
+    h.complete('write')
+    const decoded = decodeObject(h.objects.get('k') as Uint8Array)
+    if (decoded.kind !== 'decoded') throw new Error('stored object does not decode')
+    expect(decoded.object.siblings).toHaveLength(2)
+    // A copy, as a frame carries it: the stored value must be this very array, not a new encoding.
+    const wire = Uint8Array.from(h.objects.get('k') as Uint8Array)
+    h.replica.merge({ partition: 0, bucket: 'b', key: 'fresh' }, 'siblings', decoded.object, null, h.pending, () => {}, wire)
+    // Last-write-wins keeps one of the two siblings: a different object, so different bytes.
+    h.replica.merge({ partition: 0, bucket: 'b', key: 'lww' }, 'lww', decoded.object, null, h.pending, () => {}, wire)
+    h.complete('write')
+    h.complete('write')
+    expect(h.objects.get('fresh')).toBe(wire)
+    expect(h.objects.get('lww')).not.toBe(wire)
+    const lww = decodeObject(h.objects.get('lww') as Uint8Array)
+    expect(lww.kind === 'decoded' ? lww.object.siblings.length : -1).toBe(1)
+  })
+
   it('hands a peer the stored bytes as they are: the asker decodes and validates them', () => {
     const h = new Harness()
     const garbage = new Uint8Array([0xff, 0x00, 0x13])
