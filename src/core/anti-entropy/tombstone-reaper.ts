@@ -313,11 +313,14 @@ export class TombstoneReaper {
     state.pending = null
     if (pending !== null) this.startScan(partition, state, pending, out)
     else this.prune(state)
-    const next = this.scanRunning ? undefined : this.waitingScans.shift()
-    if (next === undefined) return
-    const waiting = this.states[next.partition] as PartitionState
-    waiting.scanning = false
-    this.startScan(next.partition, waiting, next.job, out)
+    // A waiting job may have become too old to run (startScan defers it): then the next one's turn has come.
+    while (!this.scanRunning) {
+      const next = this.waitingScans.shift()
+      if (next === undefined) return
+      const waiting = this.states[next.partition] as PartitionState
+      waiting.scanning = false
+      this.startScan(next.partition, waiting, next.job, out)
+    }
   }
 
   /** Forgets writes older than every remembered round and any pending reap. */

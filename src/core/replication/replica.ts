@@ -118,7 +118,7 @@ export class Replica {
 
   read(address: KeyAddress, out: Out, done: (read: LocalRead, out: Out) => void): void {
     const { partition, bucket, key } = address
-    this.ports.io.read({ kind: 'get-object', partition, bucket, key }, out, (result, next) => done(this.decodeStored(result), next))
+    this.ports.io.read({ kind: 'get-object', partition, bucket, key }, out, (result, next) => done(this.decodeStored(address, result), next))
   }
 
   /**
@@ -296,16 +296,15 @@ export class Replica {
     return { kind: 'duplicate', object: emptyObject, encoded: encodeObject(emptyObject) }
   }
 
-  private decodeStored(result: StorageResult): LocalRead {
-    if (result.kind === 'failed') return { kind: 'failed', message: `${result.code}: ${result.message}` }
-    if (result.kind !== 'object') return { kind: 'failed', message: `unexpected storage result ${result.kind}` }
-    if (result.object === null) return { kind: 'missing' }
-    const decoded = decodeObject(result.object.value)
+  private decodeStored(address: KeyAddress, result: StorageResult): LocalRead {
+    const stored = storedBytes(result)
+    if (stored.kind !== 'found') return stored
+    const decoded = decodeObject(stored.encoded)
     if (decoded.kind !== 'decoded') {
       this.counters.corruptObjects++
-      return { kind: 'failed', message: `stored object ${result.object.bucket}/${result.object.key} is ${decoded.kind}` }
+      return { kind: 'failed', message: `stored object ${address.bucket}/${address.key} is ${decoded.kind}` }
     }
-    return { kind: 'found', object: decoded.object, encoded: result.object.value }
+    return { kind: 'found', object: decoded.object, encoded: stored.encoded }
   }
 
   /**

@@ -129,6 +129,26 @@ describe('TombstoneReaper', () => {
     expect(reaper.counters.reapScans).toBe(2)
   })
 
+  it('moves on to the next waiting scan when a waiting one has become too old to run', () => {
+    const storage = new FakeStorage()
+    const reaper = new TombstoneReaper({ io: storage.io, replica: storage.replica }, { partitions: 3, graceMs: 100, pageSize: 50, maxTrackedKeys: 1 })
+    storage.put('old-2', object([{ tombstone: true, ms: 500 }]), 2)
+    storage.held = []
+    for (const partition of [0, 1, 2]) {
+      reaper.visited(partition, 1_000)
+      reaper.advance(partition, owners, 1_000, ownersText, [])
+    }
+    // Partition 1 overflows its tracked keys while it waits: its job can no longer tell which keys were written.
+    const tombstoneWrite = (key: string): Effect[] => [{ kind: 'write', durability: 'durable', mutations: [{ kind: 'put-object', partition: 1, bucket: 'b', key, value: new Uint8Array(), dot: null, tombstonesOnly: true }] } as unknown as Effect]
+    reaper.observe(tombstoneWrite('x'))
+    reaper.observe(tombstoneWrite('y'))
+    storage.held.shift()?.()
+    expect(storage.reads.map((read) => ('partition' in read ? read.partition : null))).toEqual([0, 2])
+    storage.held.shift()?.()
+    expect(storage.deleted).toEqual(['old-2'])
+    expect(reaper.counters.reapPagesDeferred).toBe(1)
+  })
+
   it('does not read while a replica job of the partition runs', () => {
     const { storage, reaper } = setup()
     storage.put('old', object([{ tombstone: true, ms: 500 }]))
