@@ -221,7 +221,14 @@ export class Node {
   }
 
   private onCallResult(id: CallId, to: PeerAddress, outcome: CallOutcome, nowMs: Millis): Effect[] {
-    if (this.io.ownsCall(id)) return this.withOut((out) => this.io.callResult(id, outcome, out))
+    if (this.io.ownsCall(id)) {
+      const effects = this.withOut((out) => this.io.callResult(id, outcome, out))
+      // A refused connection means the peer's port is closed, whichever area's call met it. Under client load the
+      // replica calls meet a killed node's closed port long before a probe does, so membership hears of it too: it
+      // starts a refusal check through helpers (at most one per member per period), never a verdict on its own.
+      if (outcome.kind === 'failed' && outcome.reason === 'refused') effects.push(...this.membership.sendFailed(to, 'refused', nowMs))
+      return effects
+    }
     if (!this.membership.ownsCall(id)) return []
     // A peer that answers a membership call with another area's message is broken or confused: treat it as a
     // lost connection rather than let the wrong type into membership.
