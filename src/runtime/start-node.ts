@@ -110,7 +110,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   metrics.watchHandoff(() => ({ ...handoff.counters, pendingOutgoing: handoff.pendingOutgoing, pendingIncoming: handoff.pendingIncoming }))
   metrics.watchTransportTraffic(() => transport.stats().sentByKind)
   metrics.watchCoreCounters('chorus_anti_entropy', 'Anti-entropy: rounds, keys compared and repaired, bytes exchanged, round durations (ms)', () => ({ ...node.antiEntropy.counters }))
-  metrics.watchCoreCounters('chorus_tombstones', 'Tombstone reaping: tombstones reaped, low-water marks advanced, scans, deferred pages', () => ({ ...node.antiEntropy.reaper.counters }))
+  metrics.watchCoreCounters('chorus_tombstones', 'Tombstone reaping: tombstones reaped, low-water marks advanced, scans, scans skipped (no tombstone there), deferred pages', () => ({ ...node.antiEntropy.reaper.counters }))
   metrics.watchCoreCounters('chorus_membership', 'Membership: dropped or stale gossip, refusal checks, suspicions and refutations', () => ({ ...node.membership.counters }))
   metrics.watchCoreCounters('chorus_coordinator', 'Coordinated reads and writes, forwards, timeouts, unavailable answers, read repairs', () => ({ ...node.replication.coordinator.counters }))
   metrics.watchCoreCounters('chorus_replica', 'Replica work: dots minted, merges, hints stored, overload refusals, corrupt objects', () => ({ ...node.replication.replica.counters }))

@@ -36,7 +36,7 @@
  * tombstones below the mark locally (tombstone-reaper.ts, which also documents why a returning replica cannot
  * resurrect a reaped key).
  */
-import type { CallId, Millis, NodeId, PeerAddress } from '../primitives/ids.ts'
+import type { CallId, Millis, NodeId, OperationId, PeerAddress } from '../primitives/ids.ts'
 import type { ClusterView } from '../replication/cluster-view.ts'
 import type { Replica } from '../replication/replica.ts'
 import type { ConflictMode, ReplicationMessage } from '../replication/replication-messages.ts'
@@ -155,8 +155,9 @@ export class AntiEntropy {
   }
 
   /** Every storage result the node receives: object writes tell catch-up how far this node's log is durable. */
-  observeStorageResult(result: StorageResult): void {
+  observeStorageResult(operationId: OperationId, result: StorageResult): void {
     this.catchUp.observeStorageResult(result)
+    this.reaper.settled(operationId)
   }
 
   tick(nowMs: Millis, out: Out): void {

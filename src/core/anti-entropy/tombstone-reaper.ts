@@ -38,6 +38,13 @@
  * removes it from the table (Riak behaves the same way). The gain over "push only after a pull-only exchange":
  * no acknowledged write that only the returning replica holds is ever discarded.
  *
+ * Scans only where tombstones may be: a scan reads and decodes every object of its partition, once per covering
+ * round, so a node holding millions of keys and few deletes would spend its background CPU finding nothing. Each
+ * partition carries a "may hold tombstones" flag, true after a restart and set by every put-object that may leave
+ * only tombstones; a scan clears it when it read the whole partition, left no tombstone-only object behind (all
+ * reaped, none too young), and no such put was emitted since it started or still uncommitted when it started (a
+ * put in flight might land behind a page already read). A partition whose flag is clear skips its scans.
+ *
  * Exchanges do not copy a tombstone that is reapable under the initiator's mark to a side that lacks the key
  * (exchange.ts), so reaping is not undone while the owners reap one after another.
  *
@@ -61,7 +68,7 @@
  * this node restarted, can still resurrect (documented limit; hints are replayed at member-up, normally seconds
  * after the owner returns, while reaping needs a covering round and the grace, an hour by default).
  */
-import type { Millis, NodeId } from '../primitives/ids.ts'
+import type { Millis, NodeId, OperationId } from '../primitives/ids.ts'
 import type { Effect } from '../node/effect.ts'
 import type { IoContinuations, Out } from '../node/io-continuations.ts'
 import type { StoredObject } from '../node/storage-operation.ts'
@@ -91,6 +98,8 @@ export interface TombstoneReaperCounters {
   /** Incoming hint, merge or handoff objects dropped because a reaped delete superseded them (isSuperseded). */
   supersededCopiesDropped: number
   reapScans: number
+  /** Scans not run because the partition holds no tombstone (see "Scans only where tombstones may be"). */
+  reapScansSkipped: number
   reapPagesDeferred: number
   marksAdvanced: number
 }
@@ -111,6 +120,18 @@ interface PartitionState {
   /** A reap is scanning the partition; a newer one waits in `pending` until it is done. */
   scanning: boolean
   pending: ReapJob | null
+  /** False only when a scan proved the partition holds no tombstone-only object (see the header). */
+  mayHoldTombstones: boolean
+  /** `seq` of the latest put-object in the partition that may have left only tombstones. */
+  lastTombstoneWriteSeq: number
+  /** Write effects with such puts in the partition whose storage result has not arrived. */
+  tombstoneWritesInFlight: number
+}
+
+/** One scan's findings so far: whether it may clear `mayHoldTombstones` when it completes. */
+interface ScanProgress {
+  readonly startedAtSeq: number
+  tombstonesLeft: boolean
 }
 
 interface ReapJob {
@@ -137,15 +158,20 @@ export function ownersKey(owners: readonly NodeId[]): string {
 
 /** An object every sibling of which is a tombstone, newest timestamp below `beforeMs`. */
 export function isReapable(encoded: Uint8Array, beforeMs: Millis): boolean {
+  return tombstoneVerdict(encoded, beforeMs) === 'reapable'
+}
+
+/** Whether an object holds only tombstones, and whether they are old enough to reap. Undecodable: 'live' (never reaped). */
+function tombstoneVerdict(encoded: Uint8Array, beforeMs: Millis): 'live' | 'young' | 'reapable' {
   const decoded = decodeObject(encoded)
-  if (decoded.kind !== 'decoded') return false
+  if (decoded.kind !== 'decoded') return 'live'
   const { siblings } = decoded.object
-  if (siblings.length === 0) return false
-  return siblings.every((sibling) => sibling.content.kind === 'tombstone' && sibling.timestamp.physicalMs < beforeMs)
+  if (siblings.length === 0 || !siblings.every((sibling) => sibling.content.kind === 'tombstone')) return 'live'
+  return siblings.every((sibling) => sibling.timestamp.physicalMs < beforeMs) ? 'reapable' : 'young'
 }
 
 export class TombstoneReaper {
-  readonly counters: TombstoneReaperCounters = { tombstonesReaped: 0, supersededCopiesDropped: 0, reapScans: 0, reapPagesDeferred: 0, marksAdvanced: 0 }
+  readonly counters: TombstoneReaperCounters = { tombstonesReaped: 0, supersededCopiesDropped: 0, reapScans: 0, reapScansSkipped: 0, reapPagesDeferred: 0, marksAdvanced: 0 }
   /** What this node reaped, by partition NUL bucket NUL key, oldest first: the object's history and newest time. */
   private readonly reaped = new Map<string, { readonly history: VersionVector; readonly newest: HlcTimestamp }>()
   private readonly states: PartitionState[] = []
@@ -154,10 +180,15 @@ export class TombstoneReaper {
   private readonly waitingScans: { readonly partition: number; readonly job: ReapJob }[] = []
   /** Counts put-object mutations this node emitted, over all partitions. */
   private seq = 0
+  /** Write effects holding puts that may leave only tombstones, by operation: their partitions, until the result. */
+  private readonly tombstoneWrites = new Map<OperationId, number[]>()
 
   constructor(private readonly ports: TombstoneReaperPorts, private readonly options: TombstoneReaperOptions) {
     for (let p = 0; p < options.partitions; p++) {
-      this.states.push({ mark: null, written: new Map(), forgottenBelow: 0, visits: new Map(), scanning: false, pending: null })
+      this.states.push({
+        mark: null, written: new Map(), forgottenBelow: 0, visits: new Map(), scanning: false, pending: null,
+        mayHoldTombstones: true, lastTombstoneWriteSeq: 0, tombstoneWritesInFlight: 0,
+      })
     }
   }
 
@@ -171,6 +202,7 @@ export class TombstoneReaper {
   observe(effects: readonly Effect[]): void {
     for (const effect of effects) {
       if (effect.kind !== 'write') continue
+      let partitions: number[] | null = null
       for (const mutation of effect.mutations) {
         // A write that left live values is never reapable, so only writes that may have left tombstones count.
         if (mutation.kind !== 'put-object' || mutation.tombstonesOnly === false) continue
@@ -182,8 +214,21 @@ export class TombstoneReaper {
           state.written.clear()
           state.forgottenBelow = this.seq + 1
         }
+        state.mayHoldTombstones = true
+        state.lastTombstoneWriteSeq = this.seq
+        state.tombstoneWritesInFlight++
+        ;(partitions ??= []).push(mutation.partition)
       }
+      if (partitions !== null) this.tombstoneWrites.set(effect.operationId, partitions)
     }
+  }
+
+  /** Every storage result: a write observed above is now committed (or failed, which poisons the node anyway). */
+  settled(operationId: OperationId): void {
+    const partitions = this.tombstoneWrites.get(operationId)
+    if (partitions === undefined) return
+    this.tombstoneWrites.delete(operationId)
+    for (const partition of partitions) (this.states[partition] as PartitionState).tombstoneWritesInFlight--
   }
 
   /** A round of the partition reached this node: started here, or its first level-0 ae-hashes arrived. */
@@ -232,6 +277,10 @@ export class TombstoneReaper {
       this.counters.reapPagesDeferred++
       return
     }
+    if (!state.mayHoldTombstones) {
+      this.counters.reapScansSkipped++
+      return
+    }
     state.scanning = true
     if (this.scanRunning) {
       this.waitingScans.push({ partition, job })
@@ -239,26 +288,30 @@ export class TombstoneReaper {
     }
     this.scanRunning = true
     this.counters.reapScans++
-    this.scanPage(partition, state, job, null, out)
+    const progress: ScanProgress = { startedAtSeq: this.seq, tombstonesLeft: state.tombstoneWritesInFlight > 0 }
+    this.scanPage(partition, state, job, progress, null, out)
   }
 
-  private scanPage(partition: number, state: PartitionState, job: ReapJob, after: { readonly bucket: string; readonly key: string } | null, out: Out): void {
+  private scanPage(
+    partition: number, state: PartitionState, job: ReapJob, progress: ScanProgress,
+    after: { readonly bucket: string; readonly key: string } | null, out: Out,
+  ): void {
     if (this.ports.replica.busyIn(partition)) {
       // A merge of this partition is between its read and its write: try again at the next mark instead.
       this.counters.reapPagesDeferred++
-      return this.endScan(partition, state, out)
+      return this.endScan(partition, state, null, out)
     }
     const issuedAtSeq = this.seq + 1
     const query = { kind: 'scan-partition' as const, partition, after, limit: this.options.pageSize }
     this.ports.io.read(query, out, (result, next) => {
-      if (result.kind !== 'objects') return this.endScan(partition, state, next)
+      if (result.kind !== 'objects') return this.endScan(partition, state, null, next)
       const beforeMs = job.mark - this.options.graceMs
       const checkpoint = Math.min(job.sinceSeq, issuedAtSeq)
-      const doomed = result.objects.filter((object) => this.reapable(state, object, beforeMs, checkpoint))
+      const doomed = result.objects.filter((object) => this.reapable(state, object, beforeMs, checkpoint, progress))
       const last = result.objects[result.objects.length - 1]
       const continueScan = (afterPage: Out): void => {
-        if (!result.complete && last !== undefined) this.scanPage(partition, state, job, { bucket: last.bucket, key: last.key }, afterPage)
-        else this.endScan(partition, state, afterPage)
+        if (!result.complete && last !== undefined) this.scanPage(partition, state, job, progress, { bucket: last.bucket, key: last.key }, afterPage)
+        else this.endScan(partition, state, progress, afterPage)
       }
       if (doomed.length === 0) return continueScan(next)
       const deletes = doomed.map(({ bucket, key }) => ({ kind: 'delete-object' as const, partition, bucket, key }))
@@ -266,6 +319,8 @@ export class TombstoneReaper {
         if (written.kind === 'written') {
           this.counters.tombstonesReaped += deletes.length
           for (const object of doomed) this.remember(object)
+        } else {
+          progress.tombstonesLeft = true
         }
         continueScan(afterWrite)
       })
@@ -300,13 +355,21 @@ export class TombstoneReaper {
     }
   }
 
-  private reapable(state: PartitionState, object: StoredObject, beforeMs: Millis, checkpoint: number): boolean {
+  /** Whether to reap the object now; anything tombstone-only that stays marks the scan's `tombstonesLeft`. */
+  private reapable(state: PartitionState, object: StoredObject, beforeMs: Millis, checkpoint: number, progress: ScanProgress): boolean {
     const writtenAt = state.written.get(`${object.bucket}\u0000${object.key}`)
-    if (writtenAt !== undefined && writtenAt >= checkpoint) return false
-    return isReapable(object.value, beforeMs)
+    if (writtenAt !== undefined && writtenAt >= checkpoint) {
+      progress.tombstonesLeft = true
+      return false
+    }
+    const verdict = tombstoneVerdict(object.value, beforeMs)
+    if (verdict === 'young') progress.tombstonesLeft = true
+    return verdict === 'reapable'
   }
 
-  private endScan(partition: number, state: PartitionState, out: Out): void {
+  /** `progress` is null for a scan that stopped before the partition's end: it proves nothing. */
+  private endScan(partition: number, state: PartitionState, progress: ScanProgress | null, out: Out): void {
+    if (progress !== null && !progress.tombstonesLeft && state.lastTombstoneWriteSeq <= progress.startedAtSeq) state.mayHoldTombstones = false
     this.scanRunning = false
     state.scanning = false
     const pending = state.pending

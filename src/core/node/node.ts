@@ -148,7 +148,7 @@ export class Node {
         return this.membership.sendFailed(input.to, input.reason, nowMs)
       case 'storage-result':
         // Anti-entropy learns how far this node's change log is durable from every write result (catch-up marks).
-        this.antiEntropy.observeStorageResult(input.result)
+        this.antiEntropy.observeStorageResult(input.operationId, input.result)
         return this.withOut((out) => this.io.storageResult(input.operationId, input.result, out))
       case 'client-request':
         return this.serve(input.requestId, input.request, nowMs)
