@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- cluster [--quick] [--seconds 10] [--warmup-seconds 15] [--connections 32]
- *   [--systems bare,etcd,chorus] [--rounds 1] [--profile FILE] [--chorus-flags='--no-sync-writes'] [--load-on all|first]
+ *   [--systems bare,etcd,chorus] [--rounds 1] [--profile FILE] [--chorus-flags='--no-sync-writes'] [--node-flags='--perf-basic-prof'] [--load-on all|first]
  *   [--nodes 3]`
  *
  * Throughput and latency of a 3-node Chorus cluster on loopback (issue 6): PUT at w=quorum with a fresh key per
@@ -77,6 +77,8 @@ interface Settings {
   readonly systems: readonly SystemName[]
   readonly rounds: number
   readonly profileFile: string | undefined
+  /** Extra Node flags for every chorus node, for diagnosis, e.g. '--perf-basic-prof' (pass it as --node-flags=...). */
+  readonly nodeFlags: readonly string[]
   /** Extra `chorus start` flags for diagnosis, e.g. '--no-sync-writes' (pass it as --chorus-flags=...); the headline run uses none. */
   readonly chorusFlags: readonly string[]
   /** 'first': every request goes to the first node (diagnosis: the others then only do replica work). */
@@ -129,6 +131,7 @@ function parse(args: string[]): Settings {
       rounds: { type: 'string', default: '1' },
       profile: { type: 'string' },
       'chorus-flags': { type: 'string', default: '' },
+      'node-flags': { type: 'string', default: '' },
       'load-on': { type: 'string', default: 'all' },
       nodes: { type: 'string', default: String(DEFAULT_NODES) },
     },
@@ -161,6 +164,7 @@ function parse(args: string[]): Settings {
     rounds,
     profileFile: values.profile === undefined ? undefined : resolve(values.profile),
     chorusFlags: values['chorus-flags'].split(' ').filter((flag) => flag !== ''),
+    nodeFlags: values['node-flags'].split(' ').filter((flag) => flag !== ''),
     loadOn,
     nodes,
   }
@@ -216,7 +220,7 @@ async function benchChorus(settings: Settings): Promise<Record<Operation, Measur
       preset: 'local',
       readyDeadlineMs: READY_DEADLINE_MS,
       extraFlags: settings.chorusFlags,
-      nodeFlags: (index) => (index === 0 && profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      nodeFlags: (index) => [...settings.nodeFlags, ...(index === 0 && profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
     })
     let results: Record<Operation, Measured>
     try {
@@ -226,6 +230,7 @@ async function benchChorus(settings: Settings): Promise<Record<Operation, Measur
         loadTargets(cluster.nodes.map((node) => `http://${node.http}`), settings),
         cluster.nodes.map((node) => node.process.pid),
         settings,
+        () => commitCounters(cluster.nodes.map((node) => `http://${node.http}`)),
       )
     } finally {
       // A graceful stop, so that the profiled node writes its profile on the way out.
@@ -248,6 +253,7 @@ async function putThenGet(
   urls: readonly string[],
   serverPids: readonly (number | undefined)[],
   settings: Settings,
+  readCommits?: () => Promise<readonly CommitCounters[]>,
 ): Promise<Record<Operation, Measured>> {
   const keys = new KeyBook(`bench-${process.pid}`)
   const value = Buffer.alloc(VALUE_BYTES, 0x61)
@@ -258,15 +264,17 @@ async function putThenGet(
     const cpuBefore = cpuSeconds(serverPids)
     const mainCpuBefore = mainThreadCpuSeconds(serverPids)
     const perProcessBefore = serverPids.map((pid) => ({ all: cpuSeconds([pid]), main: mainThreadCpuSeconds([pid]) }))
+    const commitsBefore = await readCommits?.()
     const fromUs = monotonicNowUs()
     const result = await phase(operation, settings.seconds)
     const window = { fromUs, toUs: monotonicNowUs() }
+    const commitsAfter = await readCommits?.()
     // Per successful request: shed or failed ones cost a little too, and a system should not look cheaper for them.
     const serverCpuUsPerOk = (1e6 * (cpuSeconds(serverPids) - cpuBefore)) / Math.max(1, result.ok)
     const mainThreadUsPerOk = (1e6 * (mainThreadCpuSeconds(serverPids) - mainCpuBefore)) / Math.max(1, result.ok)
     console.log(
       `  ${protocol.name} ${operation}: ${describe(result)}, server CPU ${serverCpuUsPerOk.toFixed(0)} µs/ok ` +
-        `(${mainThreadUsPerOk.toFixed(0)} on main threads)`,
+        `(${mainThreadUsPerOk.toFixed(0)} on main threads), load generator ${result.loadCpuUsPerRequest.toFixed(0)} µs/request`,
     )
     if (serverPids.length > 1) {
       const perProcess = serverPids.map((pid, index) => {
@@ -276,12 +284,40 @@ async function putThenGet(
       })
       console.log(`    per process, µs/ok (main threads): ${perProcess.join('  ')}`)
     }
+    if (commitsBefore !== undefined && commitsAfter !== undefined) console.log(`    ${describeCommits(commitsBefore, commitsAfter, result.ok)}`)
     for (const [status, body] of Object.entries(result.failureSamples)) console.log(`    first ${status} answer: ${body}`)
     return { ...result, serverCpuUsPerOk, window }
   }
   const put = await measured('put')
   const get = await measured('get')
   return { put, get }
+}
+
+/** A node's group-commit counters (chorus_storage in /metrics): how much each fdatasync carried. */
+interface CommitCounters {
+  readonly batches: number
+  readonly requests: number
+}
+
+async function commitCounters(urls: readonly string[]): Promise<readonly CommitCounters[]> {
+  return Promise.all(
+    urls.map(async (url) => {
+      const text = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) }).then((response) => response.text())
+      const counter = (name: string): number => Number(new RegExp(`^chorus_storage\\{counter="${name}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+      return { batches: counter('commitSyncedBatches'), requests: counter('commitRequests') }
+    }),
+  )
+}
+
+/** Diagnosis: synced commits per request answered, and write requests per commit, per node. */
+function describeCommits(before: readonly CommitCounters[], after: readonly CommitCounters[], ok: number): string {
+  const perNode = after.map((end, index) => {
+    const start = before[index] as CommitCounters
+    const batches = end.batches - start.batches
+    const requests = end.requests - start.requests
+    return `${(batches / Math.max(1, ok)).toFixed(2)} syncs/ok, ${(requests / Math.max(1, batches)).toFixed(1)} writes/sync`
+  })
+  return `commits per node: ${perNode.join('  ')}`
 }
 
 function describe(result: PhaseResult): string {

@@ -43,6 +43,8 @@ export interface PhaseResult {
   readonly statusCodes: Readonly<Record<string, number>>
   /** The first body seen for each status outside 2xx (shortened), so a report can say why requests failed. */
   readonly failureSamples: Readonly<Record<string, string>>
+  /** CPU this process (the load generator) spent per request sent: the load's own share of a shared machine. */
+  readonly loadCpuUsPerRequest: number
 }
 
 /** Long enough for a JSON error's code and message. */
@@ -112,6 +114,7 @@ export async function runPhase(protocol: KvProtocol, operation: Operation, keys:
             if (status === 404 || (status >= 200 && status < 300 && !found)) misses++
           },
         }
+  const cpuBefore = process.cpuUsage()
   const result: AutocannonResult = await autocannon({
     url: [...settings.urls],
     connections: settings.connections,
@@ -120,6 +123,7 @@ export async function runPhase(protocol: KvProtocol, operation: Operation, keys:
     timeout: 10,
     requests: [request],
   })
+  const cpu = process.cpuUsage(cpuBefore)
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, { count }]) => [code, count]))
   return {
     // Successful answers only: a node that sheds load answers 503 fast, and counting those would flatter it.
@@ -134,6 +138,7 @@ export async function runPhase(protocol: KvProtocol, operation: Operation, keys:
     misses,
     statusCodes,
     failureSamples,
+    loadCpuUsPerRequest: (cpu.user + cpu.system) / Math.max(1, result.requests.total),
   }
 }
 

@@ -30,6 +30,8 @@ export interface LoopbackClusterOptions {
   readonly extraFlags?: readonly string[]
   /** Every node must be ready within this long of the spawn. */
   readonly readyDeadlineMs: number
+  /** The `bin/chorus.js` to run: another checkout's, to compare two versions (chorus-ab.ts). Default: this one's. */
+  readonly chorusBin?: string
 }
 
 export interface LoopbackNode {
@@ -85,7 +87,7 @@ export class LoopbackChorusCluster {
     const seeds = [0, 1].filter((seed) => seed !== index && seed < this.options.size).map((seed) => `127.0.0.1:${this.options.clusterPortBase + seed}`)
     const args = [
       ...(this.options.nodeFlags?.(index) ?? []),
-      chorusBin, 'start', '--id', id,
+      this.options.chorusBin ?? chorusBin, 'start', '--id', id,
       '--data', join(this.rootDir, id),
       '--bind', `127.0.0.1:${this.options.clusterPortBase + index}`,
       '--http', http,
