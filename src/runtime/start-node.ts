@@ -86,7 +86,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   mkdirSync(options.dataDir, { recursive: true })
   const storage = await StorageEngine.open(
     { store: new LevelStore(join(options.dataDir, 'db')), clock, onCorruptEntry: (report) => logger.log('error', 'corrupt-change-log-entry', { ...report }) },
-    { ...defaultStorageEngineOptions, nodeId: id, syncWrites: config.syncWrites },
+    { ...defaultStorageEngineOptions, nodeId: id, syncWrites: config.syncWrites, commitLingerMs: config.commitLingerMs },
   )
   const generation = storage.identity.generation
   const realTransport = await UdpTcpTransport.open(
@@ -115,7 +115,12 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   metrics.watchCoreCounters('chorus_coordinator', 'Coordinated reads and writes, forwards, timeouts, unavailable answers, read repairs', () => ({ ...node.replication.coordinator.counters }))
   metrics.watchCoreCounters('chorus_replica', 'Replica work: dots minted, merges, hints stored, overload refusals, corrupt objects', () => ({ ...node.replication.replica.counters }))
   metrics.watchCoreCounters('chorus_hints', 'Hinted handoff: hints replayed, failed replays, pages', () => ({ ...node.replication.hints.counters }))
-  metrics.watchCoreCounters('chorus_storage', 'Storage: duplicate request ids, expired request ids swept, corrupt change-log entries, object reads inline and through the thread pool, inline read budget exceeded', () => ({
+  metrics.watchCoreCounters('chorus_storage', 'Storage: group commits (batches, lingers, synced batches, write requests and operations they carried), duplicate request ids, expired request ids swept, corrupt change-log entries, object reads inline and through the thread pool, inline read budget exceeded', () => ({
+    commitBatches: storage.stats.commits.batches,
+    commitLingers: storage.stats.commits.lingers,
+    commitSyncedBatches: storage.stats.commits.syncedBatches,
+    commitRequests: storage.stats.commits.requests,
+    commitOperations: storage.stats.commits.operations,
     duplicateRequests: storage.stats.duplicateRequests,
     expiredRequestsSwept: storage.stats.expiredRequestsSwept,
     corruptedLogEntries: storage.stats.corruptedLogEntries,

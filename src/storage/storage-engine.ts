@@ -47,6 +47,8 @@ export interface StorageEngineOptions {
   readonly maxBatchOperations: number
   /** See CommitQueueOptions.gatherFollowers; the simulator sets false. */
   readonly gatherFollowers: boolean
+  /** See CommitQueueOptions.lingerMs: the longest commit delay under load; 0 never delays. */
+  readonly commitLingerMs: number
   /** Gather a turn's thread-pool object reads into one getMany (read-batcher.ts); false issues each read alone. */
   readonly gatherReads: boolean
   /** Read objects on the event loop while that stays within its budget (read-batcher.ts); false never does. */
@@ -64,6 +66,7 @@ export const defaultStorageEngineOptions: Omit<StorageEngineOptions, 'nodeId'> =
   maxQueuedRequests: defaultCommitQueueOptions.maxQueuedRequests,
   maxBatchOperations: defaultCommitQueueOptions.maxBatchOperations,
   gatherFollowers: defaultCommitQueueOptions.gatherFollowers,
+  commitLingerMs: defaultCommitQueueOptions.lingerMs,
   gatherReads: true,
   inlineReads: true,
   changeLog: defaultChangeLogOptions,
@@ -122,6 +125,9 @@ export class StorageEngine {
         maxQueuedRequests: options.maxQueuedRequests,
         maxBatchOperations: options.maxBatchOperations,
         gatherFollowers: options.gatherFollowers,
+        lingerMs: options.commitLingerMs,
+        lingerAfterBatchOf: defaultCommitQueueOptions.lingerAfterBatchOf,
+        lingerUntilRequests: defaultCommitQueueOptions.lingerUntilRequests,
       },
       ports.commitObserver ?? {},
     )

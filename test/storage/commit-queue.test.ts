@@ -167,3 +167,106 @@ describe('commit queue', () => {
     }
   })
 })
+
+describe('commit queue lingering under load', () => {
+  /** A queue with a hand-moved clock: `commitTakes(ms)` makes the batch being written look that slow. */
+  function lingeringQueue(options: { lingerMs: number; lingerUntilRequests?: number }): { store: GatedStore; queue: CommitQueue; commitTakes: (ms: number) => void } {
+    const store = new GatedStore()
+    let now = 0
+    const queue = new CommitQueue(
+      store,
+      { ...defaultCommitQueueOptions, lingerMs: options.lingerMs, lingerAfterBatchOf: 8, lingerUntilRequests: options.lingerUntilRequests ?? 64 },
+      {},
+      () => now,
+    )
+    return { store, queue, commitTakes: (ms) => (now += ms) }
+  }
+
+  /** Submits `count` writes at once and waits until the store holds them as the next batch. */
+  async function busyBatch(queue: CommitQueue, store: GatedStore, count: number): Promise<Promise<unknown>[]> {
+    const before = store.writes.length
+    const submitted = Array.from({ length: count }, (_, i) => queue.submit(put(`busy-${before}-${i}`), 'durable'))
+    await writesReached(store, before + 1)
+    expect(store.writes[before]?.operations).toBe(count)
+    return submitted
+  }
+
+  async function until(what: string, condition: () => boolean): Promise<void> {
+    const deadline = Date.now() + 5_000
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`never: ${what}`)
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+  }
+
+  it('after a busy batch with a slow commit, waits so that later writers share the next fsync', async () => {
+    const { store, queue, commitTakes } = lingeringQueue({ lingerMs: 50 })
+    await store.open()
+    const first = await busyBatch(queue, store, 8)
+    const early = queue.submit(put('early'), 'durable') // waits behind batch 1
+    commitTakes(10) // batch 1 took 10 ms: the linger may last min(50, 2 × 10) = 20 ms
+    store.release()
+    await Promise.all(first)
+    await until('the queue lingers', () => queue.stats.lingers === 1)
+    // Without the linger, `early` would already be in a batch of its own; these two join it instead.
+    const late = [queue.submit(put('late-1'), 'durable'), queue.submit(put('late-2'), 'durable')]
+    await writesReached(store, 2)
+    expect(store.writes[1]).toEqual({ operations: 3, sync: true })
+    await store.releaseUntilIdle(queue)
+    const receipts = await Promise.all([early, ...late])
+    expect(receipts.every((receipt) => receipt.batchNumber === 2)).toBe(true)
+  })
+
+  it('does not linger after a small batch, nor after a commit faster than half a millisecond', async () => {
+    for (const [batch, commitMs] of [[7, 10], [8, 0.4]] as const) {
+      const { store, queue, commitTakes } = lingeringQueue({ lingerMs: 5_000 })
+      await store.open()
+      const first = await busyBatch(queue, store, batch)
+      const next = queue.submit(put('next'), 'durable')
+      commitTakes(commitMs)
+      store.release()
+      await Promise.all(first)
+      // The next batch goes at once: a linger would hold it for seconds and fail the 5 s deadline here.
+      await writesReached(store, 2)
+      expect(store.writes[1]).toEqual({ operations: 1, sync: true })
+      await store.releaseUntilIdle(queue)
+      await next
+      expect(queue.stats.lingers).toBe(0)
+    }
+  })
+
+  it('ends a linger as soon as lingerUntilRequests writers wait', async () => {
+    const { store, queue, commitTakes } = lingeringQueue({ lingerMs: 60_000, lingerUntilRequests: 4 })
+    await store.open()
+    const first = await busyBatch(queue, store, 8)
+    commitTakes(60_000)
+    const waiting = [queue.submit(put('w0'), 'durable')]
+    store.release()
+    await Promise.all(first)
+    await until('the queue lingers', () => queue.stats.lingers === 1)
+    waiting.push(...['w1', 'w2'].map((key) => queue.submit(put(key), 'durable')))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(store.writes).toHaveLength(1) // three waiting: still lingering
+    waiting.push(queue.submit(put('w3'), 'durable')) // the fourth ends it (a 60 s timer would fail the deadline)
+    await writesReached(store, 2)
+    expect(store.writes[1]).toEqual({ operations: 4, sync: true })
+    await store.releaseUntilIdle(queue)
+    await Promise.all(waiting)
+  })
+
+  it('close ends a linger and commits what waits', async () => {
+    const { store, queue, commitTakes } = lingeringQueue({ lingerMs: 60_000 })
+    await store.open()
+    const first = await busyBatch(queue, store, 8)
+    commitTakes(60_000)
+    const last = queue.submit(put('last'), 'durable')
+    store.release()
+    await Promise.all(first)
+    await until('the queue lingers', () => queue.stats.lingers === 1)
+    const closed = queue.close()
+    await writesReached(store, 2)
+    await store.releaseUntilIdle(queue)
+    await closed
+    expect((await last).batchNumber).toBe(2)
+  })
+})

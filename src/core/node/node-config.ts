@@ -141,6 +141,11 @@ export interface NodeConfig {
   // ---- storage -------------------------------------------------------------------------------------------
   /** `false` turns off fsync: faster, and an acknowledged write can be lost on power failure. Benchmarks only. */
   readonly syncWrites: boolean
+  /**
+   * The longest a busy node delays a commit to gather more writes into one fdatasync (commit-queue.ts): it
+   * lingers only after a batch of 8 or more writes, so a lightly loaded node never waits. 0 turns it off.
+   */
+  readonly commitLingerMs: Millis
   /** How long a request id is remembered for idempotent retries. */
   readonly requestIdTtlMs: Millis
 
@@ -221,6 +226,7 @@ export const lan: NodeConfig = {
   maxSiblings: 100,
 
   syncWrites: true,
+  commitLingerMs: 4,
   requestIdTtlMs: 10 * 60 * 1_000,
 
   clockOffsetMs: 0, // a production node trusts NTP; skew is for chaos tests only
@@ -319,6 +325,7 @@ export function validateConfig(config: NodeConfig): string[] {
   if (config.maxDatagramBytes > 65_507) problems.push('maxDatagramBytes must fit one UDP datagram (65507)')
   if (!Number.isFinite(config.clockOffsetMs)) problems.push('clockOffsetMs must be a finite number')
   if (!(config.readSpeculationMs >= 0) || !Number.isFinite(config.readSpeculationMs)) problems.push('readSpeculationMs must be a finite number ≥ 0')
+  if (!(config.commitLingerMs >= 0 && config.commitLingerMs <= 1_000)) problems.push('commitLingerMs must be in [0, 1000]')
   if (!(config.faultDelayMs >= 0) || !(config.faultDelayJitterMs >= 0)) problems.push('faultDelayMs and faultDelayJitterMs must be ≥ 0')
   if (!(config.faultDuplicateRate >= 0 && config.faultDuplicateRate <= 1)) problems.push('faultDuplicateRate must be in [0, 1]')
   for (const [name, setting] of [['r', config.r], ['w', config.w]] as const) {
