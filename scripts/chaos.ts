@@ -30,7 +30,7 @@ import { allKeys, BUCKET, LWW_BUCKET, Workload } from './chaos/workload.ts'
 import { cleanupAll } from './lib/cleanup-registry.ts'
 import { probeFaketime } from './lib/faketime.ts'
 import { namespacesAvailable, NamespaceNetwork } from './lib/netns.ts'
-import { delay } from './lib/poll.ts'
+import { delay, pollUntil } from './lib/poll.ts'
 import { ChorusCluster } from './lib/process-cluster.ts'
 
 interface Settings {
@@ -119,6 +119,7 @@ async function main(): Promise<number> {
   const cluster = await ChorusCluster.start({ size: settings.nodes, preset: settings.preset, extraFlags, ...(placement === undefined ? {} : { placement }) })
   try {
     await waitAllAlive(cluster)
+    await waitForTable(cluster)
     const api = new ChorusClient(`http://${cluster.node(0).httpAddress}`)
     const props = await api.getProps(BUCKET)
     if (props.conflict !== 'siblings') throw new Error(`bucket ${BUCKET} is ${props.conflict}, expected siblings`)
@@ -210,6 +211,26 @@ async function waitAllAlive(cluster: ChorusCluster): Promise<void> {
     (views) => views.every((view) => view !== null && ids.every((id) => view.some((row) => row.id === id && row.state === 'alive'))),
     30_000,
     'every node to see every node alive',
+  )
+}
+
+/**
+ * Every node holds the same full ownership table. All-alive is not enough: the leader computes the first table
+ * only once the view has been stable for the placement settle period (5 s in the lan preset), and until then
+ * every request fails with "no ownership table yet", which would count against the success rate outside faults.
+ */
+async function waitForTable(cluster: ChorusCluster): Promise<void> {
+  let last = 'nothing yet'
+  await pollUntil(
+    async () => {
+      const tables = await Promise.all(cluster.nodes.map((node) => new ChorusClient(`http://${node.httpAddress}`).partitions().catch(() => null)))
+      const full = tables.every((table) => table !== null && table.owners.length === table.partitions && table.owners.every((owners) => owners.length > 0))
+      const versions = new Set(tables.map((table) => JSON.stringify(table?.version ?? null)))
+      last = `versions ${[...versions].join(' ')}, full ${full}`
+      return full && versions.size === 1 ? true : undefined
+    },
+    { deadlineMs: 60_000, intervalMs: 250, what: 'every node to hold the same full ownership table' },
+    () => last,
   )
 }
 
