@@ -11,14 +11,18 @@
  *
  * Load is spread by one autocannon instance given every node's URL: connection i goes to node i mod 3 (32
  * connections = 11/11/10), so one histogram covers all nodes. The bare server is one process, so all its
- * connections go to it. Systems run one after another, never at once, each started fresh and torn down after
- * its phases; each phase is preceded by an unmeasured warm-up of the same kind (JIT, connection set-up, LevelDB
- * caches), and a Chorus cluster is loaded only once its start-up change-log catch-up has settled
- * (LoopbackChorusCluster.waitForCatchUp), so the phases measure the steady state. `--rounds N` repeats the whole sequence N times and reports the median of the per-round ratios: a
- * ratio of two systems measured a minute apart survives the machine's drift far better than either figure alone
- * (the bare server alone has varied between 15k and 31k requests/s from one run to the next here). Goals
+ * connections go to it. Every system is started first, and all stay up; then, for PUT and then GET, each system
+ * gets an unmeasured warm-up (JIT, connection set-up, LevelDB caches) and the measured slices follow, the systems
+ * taking turns: with `--rounds N`, N slices per system and operation, each round starting with the next system. A
+ * Chorus cluster is loaded only once its start-up change-log catch-up has settled (LoopbackChorusCluster.waitForCatchUp),
+ * so the slices measure the steady state. Why turns: this machine's speed drifts by tens of percent from one
+ * minute to the next (the same system's CPU per request has differed by 40% between neighbouring minutes, and the
+ * bare server alone has ranged from 14k to 26k requests/s), and a ratio of two systems measured a few seconds apart
+ * survives that far better than one measured minutes apart, as whole systems run one after another did. The idle
+ * systems still cost a little CPU during another's slice (Chorus's three nodes ~5–8% of a core, their ticks and
+ * gossip); each slice prints how much. The ratios are the median of the per-round ratios. Goals
  * (issue 6): Chorus PUT ≥ 0.15 and GET ≥ 0.25 of bare, and both ≥ 2 × etcd. Besides requests/s and p50/p99 (of
- * 2xx answers, autocannon's millisecond resolution), each phase reports the CPU time all of the system's server
+ * 2xx answers, autocannon's millisecond resolution), each slice reports the CPU time all of the system's server
  * processes spent per successful request, and how much of it ran on their main threads, which other jobs on a
  * shared machine distort less.
  *
@@ -95,26 +99,62 @@ interface Measured extends PhaseResult {
 
 type Results = Map<SystemName, Record<Operation, Measured>>
 
+/** A system started and ready for load: how to speak to it, which processes to charge, how to stop it. */
+interface RunningSystem {
+  readonly name: SystemName
+  readonly protocol: KvProtocol
+  readonly urls: readonly string[]
+  readonly pids: readonly (number | undefined)[]
+  /** The keys its PUTs had acknowledged, which its GETs read back. */
+  readonly keys: KeyBook
+  /** Chorus only: its nodes' group-commit counters, for the per-slice diagnosis line. */
+  readonly readCommits?: () => Promise<readonly CommitCounters[]>
+  stop(): Promise<void>
+}
+
 export async function main(args: string[]): Promise<void> {
   const settings = parse(args)
   if (settings.chorusFlags.length > 0) console.log(`chorus nodes run with extra flags: ${settings.chorusFlags.join(' ')} (diagnostic run)`)
   console.log(
     `cluster bench: ${settings.systems.join(', ')}; ${settings.connections} connections, ${VALUE_BYTES}-byte values, ` +
-      `${settings.warmupSeconds} s warm-up + ${settings.seconds} s per phase; ${settings.loadOn === 'first' ? 'all load on node 1 (diagnostic run)' : `load spread as connection i → node i mod ${settings.nodes}`}`,
+      `${settings.warmupSeconds} s warm-up per system and operation, then ${settings.rounds} round(s) of ${settings.seconds} s slices, ` +
+      `the systems taking turns; ${settings.loadOn === 'first' ? 'all load on node 1 (diagnostic run)' : `load spread as connection i → node i mod ${settings.nodes}`}`,
   )
-  const rounds: Results[] = []
-  for (let round = 1; round <= settings.rounds; round++) {
-    if (settings.rounds > 1) console.log(`round ${round} of ${settings.rounds}`)
-    const results: Results = new Map()
-    for (const system of settings.systems) {
+  const profileDir = settings.profileFile === undefined ? undefined : mkdtempSync(join(tmpdir(), 'chorus-bench-prof-'))
+  const dropProfileDir = profileDir === undefined ? () => {} : registerCleanup(`directory ${profileDir}`, () => rmSync(profileDir, { recursive: true, force: true }))
+  const running: RunningSystem[] = []
+  const slices = new Map<string, Measured>()
+  try {
+    for (const name of settings.systems) {
       const started = Date.now()
-      // Profile the first round only: the profiler slows the node it watches.
-      const roundSettings = round === 1 ? settings : { ...settings, profileFile: undefined }
-      results.set(system, await benchSystem(system, roundSettings))
-      console.log(`  ${system} done in ${((Date.now() - started) / 1_000).toFixed(1)} s`)
+      running.push(await startSystem(name, settings, profileDir))
+      console.log(`  ${name} up in ${((Date.now() - started) / 1_000).toFixed(1)} s`)
     }
-    rounds.push(results)
+    for (const operation of ['put', 'get'] as const) {
+      for (const system of running) {
+        if (settings.warmupSeconds > 0) await loadPhase(system, operation, settings.warmupSeconds, settings)
+      }
+      for (let round = 0; round < settings.rounds; round++) {
+        if (settings.rounds > 1) console.log(`${operation} round ${round + 1} of ${settings.rounds}`)
+        // Each round starts with the next system, so that no system always runs right after the same other one.
+        const order = running.map((_, index) => running[(index + round) % running.length] as RunningSystem)
+        for (const system of order) slices.set(`${round}/${system.name}/${operation}`, await measureSlice(system, operation, settings, running))
+      }
+    }
+  } finally {
+    // Chorus stops gracefully, so that a profiled node writes its profile on the way out.
+    for (const system of running.reverse()) await system.stop()
   }
+  const rounds: Results[] = Array.from({ length: settings.rounds }, (_, round) => {
+    const results: Results = new Map()
+    for (const name of settings.systems) {
+      results.set(name, { put: slices.get(`${round}/${name}/put`) as Measured, get: slices.get(`${round}/${name}/get`) as Measured })
+    }
+    return results
+  })
+  const chorus = rounds[0]?.get('chorus')
+  if (profileDir !== undefined && settings.profileFile !== undefined && chorus !== undefined) reportProfile(profileDir, settings.profileFile, chorus)
+  dropProfileDir()
   printTable(rounds)
   printRatios(rounds)
 }
@@ -170,23 +210,23 @@ function parse(args: string[]): Settings {
   }
 }
 
-async function benchSystem(system: SystemName, settings: Settings): Promise<Record<Operation, Measured>> {
-  switch (system) {
+async function startSystem(name: SystemName, settings: Settings, profileDir: string | undefined): Promise<RunningSystem> {
+  switch (name) {
     case 'bare':
-      return benchBare(settings)
+      return startBare()
     case 'etcd':
-      return benchEtcd(settings)
+      return startEtcd(settings)
     case 'chorus':
-      return benchChorus(settings)
+      return startChorus(settings, profileDir)
     default:
-      return unreachable(system)
+      return unreachable(name)
   }
 }
 
-async function benchBare(settings: Settings): Promise<Record<Operation, Measured>> {
+async function startBare(): Promise<RunningSystem> {
   const server = new ManagedProcess({ label: 'bare-kv-server', command: process.execPath, args: ['--import', registerTypescript, bareServerScript, '127.0.0.1', String(BARE_PORT)] })
+  const url = `http://127.0.0.1:${BARE_PORT}`
   try {
-    const url = `http://127.0.0.1:${BARE_PORT}`
     await pollUntil(
       async () => {
         if (server.state === 'exited') throw new Error(`bare server exited:\n${server.recentOutput().join('\n')}`)
@@ -194,103 +234,103 @@ async function benchBare(settings: Settings): Promise<Record<Operation, Measured
       },
       { deadlineMs: 30_000, intervalMs: 100, what: 'bare server listening' },
     )
-    return await putThenGet(chorusProtocol('bare', 'bench'), [url], [server.pid], settings)
-  } finally {
+  } catch (error) {
     await server.kill()
+    throw error
   }
+  return { name: 'bare', protocol: chorusProtocol('bare', 'bench'), urls: [url], pids: [server.pid], keys: newKeyBook('bare'), stop: () => server.kill() }
 }
 
-async function benchEtcd(settings: Settings): Promise<Record<Operation, Measured>> {
+async function startEtcd(settings: Settings): Promise<RunningSystem> {
   const etcd = await EtcdCluster.start({ size: settings.nodes, clientPortBase: ETCD_CLIENT_PORT_BASE, peerPortBase: ETCD_PEER_PORT_BASE, readyDeadlineMs: READY_DEADLINE_MS })
-  try {
-    return await putThenGet(etcdProtocol(), loadTargets(etcd.clientUrls, settings), etcd.members.map((member) => member.pid), settings)
-  } finally {
-    await etcd.close()
+  return {
+    name: 'etcd',
+    protocol: etcdProtocol(),
+    urls: loadTargets(etcd.clientUrls, settings),
+    pids: etcd.members.map((member) => member.pid),
+    keys: newKeyBook('etcd'),
+    stop: () => etcd.close(),
   }
 }
 
-async function benchChorus(settings: Settings): Promise<Record<Operation, Measured>> {
-  const profileDir = settings.profileFile === undefined ? undefined : mkdtempSync(join(tmpdir(), 'chorus-bench-prof-'))
-  const dropProfileDir = profileDir === undefined ? () => {} : registerCleanup(`directory ${profileDir}`, () => rmSync(profileDir, { recursive: true, force: true }))
+async function startChorus(settings: Settings, profileDir: string | undefined): Promise<RunningSystem> {
+  const cluster = await LoopbackChorusCluster.start({
+    size: settings.nodes,
+    clusterPortBase: CHORUS_CLUSTER_PORT_BASE,
+    httpPortBase: CHORUS_HTTP_PORT_BASE,
+    preset: 'local',
+    readyDeadlineMs: READY_DEADLINE_MS,
+    extraFlags: settings.chorusFlags,
+    nodeFlags: (index) => [...settings.nodeFlags, ...(index === 0 && profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
+  })
   try {
-    const cluster = await LoopbackChorusCluster.start({
-      size: settings.nodes,
-      clusterPortBase: CHORUS_CLUSTER_PORT_BASE,
-      httpPortBase: CHORUS_HTTP_PORT_BASE,
-      preset: 'local',
-      readyDeadlineMs: READY_DEADLINE_MS,
-      extraFlags: settings.chorusFlags,
-      nodeFlags: (index) => [...settings.nodeFlags, ...(index === 0 && profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
-    })
-    let results: Record<Operation, Measured>
-    try {
-      if (!(await cluster.waitForCatchUp(CATCH_UP_DEADLINE_MS))) console.log('  start-up catch-up still running after 60 s; measuring anyway')
-      results = await putThenGet(
-        chorusProtocol('chorus', 'bench'),
-        loadTargets(cluster.nodes.map((node) => `http://${node.http}`), settings),
-        cluster.nodes.map((node) => node.process.pid),
-        settings,
-        () => commitCounters(cluster.nodes.map((node) => `http://${node.http}`)),
-      )
-    } finally {
-      // A graceful stop, so that the profiled node writes its profile on the way out.
-      await cluster.close()
-    }
-    if (profileDir !== undefined && settings.profileFile !== undefined) reportProfile(profileDir, settings.profileFile, results)
-    return results
-  } finally {
-    dropProfileDir()
+    if (!(await cluster.waitForCatchUp(CATCH_UP_DEADLINE_MS))) console.log('  start-up catch-up still running after 60 s; measuring anyway')
+  } catch (error) {
+    await cluster.close()
+    throw error
   }
+  const urls = cluster.nodes.map((node) => `http://${node.http}`)
+  return {
+    name: 'chorus',
+    protocol: chorusProtocol('chorus', 'bench'),
+    urls: loadTargets(urls, settings),
+    pids: cluster.nodes.map((node) => node.process.pid),
+    keys: newKeyBook('chorus'),
+    readCommits: () => commitCounters(urls),
+    stop: () => cluster.close(),
+  }
+}
+
+function newKeyBook(system: SystemName): KeyBook {
+  return new KeyBook(`bench-${system}-${process.pid}`)
 }
 
 function loadTargets(urls: readonly string[], settings: Settings): readonly string[] {
   return settings.loadOn === 'first' ? urls.slice(0, 1) : urls
 }
 
-/** Warm-up and measured PUT phase, then warm-up and measured GET phase over the keys the PUTs acknowledged. */
-async function putThenGet(
-  protocol: KvProtocol,
-  urls: readonly string[],
-  serverPids: readonly (number | undefined)[],
-  settings: Settings,
-  readCommits?: () => Promise<readonly CommitCounters[]>,
-): Promise<Record<Operation, Measured>> {
-  const keys = new KeyBook(`bench-${process.pid}`)
-  const value = Buffer.alloc(VALUE_BYTES, 0x61)
-  const phase = (operation: Operation, durationS: number): Promise<PhaseResult> =>
-    runPhase(protocol, operation, keys, value, { urls, connections: settings.connections, durationS })
-  const measured = async (operation: Operation): Promise<Measured> => {
-    if (settings.warmupSeconds > 0) await phase(operation, settings.warmupSeconds)
-    const cpuBefore = cpuSeconds(serverPids)
-    const mainCpuBefore = mainThreadCpuSeconds(serverPids)
-    const perProcessBefore = serverPids.map((pid) => ({ all: cpuSeconds([pid]), main: mainThreadCpuSeconds([pid]) }))
-    const commitsBefore = await readCommits?.()
-    const fromUs = monotonicNowUs()
-    const result = await phase(operation, settings.seconds)
-    const window = { fromUs, toUs: monotonicNowUs() }
-    const commitsAfter = await readCommits?.()
-    // Per successful request: shed or failed ones cost a little too, and a system should not look cheaper for them.
-    const serverCpuUsPerOk = (1e6 * (cpuSeconds(serverPids) - cpuBefore)) / Math.max(1, result.ok)
-    const mainThreadUsPerOk = (1e6 * (mainThreadCpuSeconds(serverPids) - mainCpuBefore)) / Math.max(1, result.ok)
-    console.log(
-      `  ${protocol.name} ${operation}: ${describe(result)}, server CPU ${serverCpuUsPerOk.toFixed(0)} µs/ok ` +
-        `(${mainThreadUsPerOk.toFixed(0)} on main threads), load generator ${result.loadCpuUsPerRequest.toFixed(0)} µs/request`,
-    )
-    if (serverPids.length > 1) {
-      const perProcess = serverPids.map((pid, index) => {
-        const before = perProcessBefore[index] as { all: number; main: number }
-        const usPerOk = (seconds: number): string => ((1e6 * seconds) / Math.max(1, result.ok)).toFixed(0)
-        return `${usPerOk(cpuSeconds([pid]) - before.all)} (${usPerOk(mainThreadCpuSeconds([pid]) - before.main)})`
-      })
-      console.log(`    per process, µs/ok (main threads): ${perProcess.join('  ')}`)
-    }
-    if (commitsBefore !== undefined && commitsAfter !== undefined) console.log(`    ${describeCommits(commitsBefore, commitsAfter, result.ok)}`)
-    for (const [status, body] of Object.entries(result.failureSamples)) console.log(`    first ${status} answer: ${body}`)
-    return { ...result, serverCpuUsPerOk, window }
+const benchValue = Buffer.alloc(VALUE_BYTES, 0x61)
+
+function loadPhase(system: RunningSystem, operation: Operation, seconds: number, settings: Settings): Promise<PhaseResult> {
+  return runPhase(system.protocol, operation, system.keys, benchValue, { urls: system.urls, connections: settings.connections, durationS: seconds })
+}
+
+/**
+ * One measured slice of load on `system`, charged with the CPU its server processes spent. The other systems sit
+ * idle meanwhile; what they spent is printed, because it runs on the same two cores.
+ */
+async function measureSlice(system: RunningSystem, operation: Operation, settings: Settings, all: readonly RunningSystem[]): Promise<Measured> {
+  const serverPids = system.pids
+  const idlePids = all.filter((other) => other !== system).flatMap((other) => other.pids)
+  const cpuBefore = cpuSeconds(serverPids)
+  const mainCpuBefore = mainThreadCpuSeconds(serverPids)
+  const idleCpuBefore = cpuSeconds(idlePids)
+  const perProcessBefore = serverPids.map((pid) => ({ all: cpuSeconds([pid]), main: mainThreadCpuSeconds([pid]) }))
+  const commitsBefore = await system.readCommits?.()
+  const fromUs = monotonicNowUs()
+  const result = await loadPhase(system, operation, settings.seconds, settings)
+  const window = { fromUs, toUs: monotonicNowUs() }
+  const commitsAfter = await system.readCommits?.()
+  // Per successful request: shed or failed ones cost a little too, and a system should not look cheaper for them.
+  const serverCpuUsPerOk = (1e6 * (cpuSeconds(serverPids) - cpuBefore)) / Math.max(1, result.ok)
+  const mainThreadUsPerOk = (1e6 * (mainThreadCpuSeconds(serverPids) - mainCpuBefore)) / Math.max(1, result.ok)
+  const idleShare = (cpuSeconds(idlePids) - idleCpuBefore) / ((window.toUs - window.fromUs) / 1e6)
+  console.log(
+    `  ${system.name} ${operation}: ${describe(result)}, server CPU ${serverCpuUsPerOk.toFixed(0)} µs/ok ` +
+      `(${mainThreadUsPerOk.toFixed(0)} on main threads), load generator ${result.loadCpuUsPerRequest.toFixed(0)} µs/request` +
+      (idlePids.length > 0 ? `, idle systems ${(100 * idleShare).toFixed(1)}% of a core` : ''),
+  )
+  if (serverPids.length > 1) {
+    const perProcess = serverPids.map((pid, index) => {
+      const before = perProcessBefore[index] as { all: number; main: number }
+      const usPerOk = (seconds: number): string => ((1e6 * seconds) / Math.max(1, result.ok)).toFixed(0)
+      return `${usPerOk(cpuSeconds([pid]) - before.all)} (${usPerOk(mainThreadCpuSeconds([pid]) - before.main)})`
+    })
+    console.log(`    per process, µs/ok (main threads): ${perProcess.join('  ')}`)
   }
-  const put = await measured('put')
-  const get = await measured('get')
-  return { put, get }
+  if (commitsBefore !== undefined && commitsAfter !== undefined) console.log(`    ${describeCommits(commitsBefore, commitsAfter, result.ok)}`)
+  for (const [status, body] of Object.entries(result.failureSamples)) console.log(`    first ${status} answer: ${body}`)
+  return { ...result, serverCpuUsPerOk, window }
 }
 
 /** A node's group-commit counters (chorus_storage in /metrics): how much each fdatasync carried. */
