@@ -19,6 +19,7 @@ import { KeyBook, chorusProtocol, runPhase } from '../lib/http-load.ts'
 import type { Operation, PhaseResult } from '../lib/http-load.ts'
 import { LoopbackChorusCluster } from '../lib/loopback-chorus-cluster.ts'
 import { cpuSeconds } from '../lib/process-cpu.ts'
+import { median } from '../lib/median.ts'
 
 const VALUE_BYTES = 100
 const READY_DEADLINE_MS = 90_000
@@ -140,10 +141,4 @@ function report(sides: readonly Side[]): void {
   console.log(`B: ${meanRate(b).toFixed(0)} ok/s, ${meanCpu(b).toFixed(0)} µs CPU/ok`)
   console.log(`B/A throughput ${(meanRate(b) / meanRate(a)).toFixed(3)} (median of pairs ${median(pairs).toFixed(3)}, range ${Math.min(...pairs).toFixed(3)}–${Math.max(...pairs).toFixed(3)})`)
   console.log(`B/A CPU per ok ${(meanCpu(b) / meanCpu(a)).toFixed(3)} (median of pairs ${median(cpuPairs).toFixed(3)}, range ${Math.min(...cpuPairs).toFixed(3)}–${Math.max(...cpuPairs).toFixed(3)})`)
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }

@@ -50,6 +50,7 @@ import { LoopbackChorusCluster } from '../lib/loopback-chorus-cluster.ts'
 import { ManagedProcess } from '../lib/managed-process.ts'
 import { pollUntil } from '../lib/poll.ts'
 import { cpuSeconds, mainThreadCpuSeconds } from '../lib/process-cpu.ts'
+import { median } from '../lib/median.ts'
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const bareServerScript = join(repoRoot, 'scripts/lib/bare-kv-server.ts')
@@ -398,12 +399,6 @@ function printRatios(rounds: readonly Results[]): void {
       console.log(`chorus/${baseline} ${operation}: ${ratio.toFixed(3)}  (goal ≥ ${goal}: ${ratio >= goal ? 'met' : 'NOT met'}${each})`)
     }
   }
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
 function reportProfile(profileDir: string, profileFile: string, results: Record<Operation, Measured>): void {

@@ -37,6 +37,7 @@ import type { DeadSighting, MembershipSystem } from '../lib/membership-systems.t
 import { NamespaceNetwork } from '../lib/netns.ts'
 import { delay, pollUntil } from '../lib/poll.ts'
 import type { NodePlacement } from '../lib/process-cluster.ts'
+import { median } from '../lib/median.ts'
 
 type CaseName = 'join-kill' | 'pause' | 'cpu' | 'loss' | 'bytes' | 'isolate'
 type SystemName = 'serf' | 'chorus'
@@ -308,12 +309,6 @@ async function gossipBytes(settings: Settings, record: (sample: Sample) => void,
 }
 
 // ---- output ----------------------------------------------------------------------------------------------
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
-}
 
 function round(value: number): string {
   return Math.abs(value) >= 100 ? value.toFixed(0) : value.toFixed(2)

@@ -15,6 +15,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net'
 import type { Message } from '../../src/core/node/message.ts'
 import { nodeId } from '../../src/core/primitives/ids.ts'
 import { UdpTcpTransport } from '../../src/transport/udp-tcp-transport.ts'
+import { median } from '../lib/median.ts'
 
 interface Settings {
   readonly durationMs: number
@@ -197,12 +198,6 @@ async function waitFor(condition: () => boolean): Promise<void> {
 
 function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()))
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y)
-  const middle = sorted.length >> 1
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
 function format(rate: number): string {
