@@ -254,6 +254,25 @@ describe('commit queue lingering under load', () => {
     await Promise.all(waiting)
   })
 
+  it('ends a linger once as many writers wait as the last batch carried', async () => {
+    const { store, queue, commitTakes } = lingeringQueue({ lingerMs: 60_000 })
+    await store.open()
+    const first = await busyBatch(queue, store, 8)
+    commitTakes(60_000)
+    const waiting = [queue.submit(put('w0'), 'durable')]
+    store.release()
+    await Promise.all(first)
+    await until('the queue lingers', () => queue.stats.lingers === 1)
+    waiting.push(...['w1', 'w2', 'w3', 'w4', 'w5', 'w6'].map((key) => queue.submit(put(key), 'durable')))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(store.writes).toHaveLength(1) // seven waiting, the last batch carried eight: still lingering
+    waiting.push(queue.submit(put('w7'), 'durable')) // the eighth ends it (a 60 s timer would fail the deadline)
+    await writesReached(store, 2)
+    expect(store.writes[1]).toEqual({ operations: 8, sync: true })
+    await store.releaseUntilIdle(queue)
+    await Promise.all(waiting)
+  })
+
   it('close ends a linger and commits what waits', async () => {
     const { store, queue, commitTakes } = lingeringQueue({ lingerMs: 60_000 })
     await store.open()
