@@ -235,8 +235,12 @@ describe('commit queue lingering under load', () => {
     }
   })
 
-  it('ends a linger as soon as lingerUntilRequests writers wait', async () => {
-    const { store, queue, commitTakes } = lingeringQueue({ lingerMs: 60_000, lingerUntilRequests: 4 })
+  /**
+   * After a busy batch of 8 and a commit slow enough for a minute's linger: `total − 1` writers arriving during the
+   * linger leave it lingering, and the next one ends it (a 60 s timer would fail the 5 s deadline here).
+   */
+  async function expectLingerEndsAt(total: number, options: { lingerUntilRequests?: number }): Promise<void> {
+    const { store, queue, commitTakes } = lingeringQueue({ lingerMs: 60_000, ...options })
     await store.open()
     const first = await busyBatch(queue, store, 8)
     commitTakes(60_000)
@@ -244,33 +248,22 @@ describe('commit queue lingering under load', () => {
     store.release()
     await Promise.all(first)
     await until('the queue lingers', () => queue.stats.lingers === 1)
-    waiting.push(...['w1', 'w2'].map((key) => queue.submit(put(key), 'durable')))
+    for (let i = 1; i < total - 1; i++) waiting.push(queue.submit(put(`w${i}`), 'durable'))
     await new Promise((resolve) => setImmediate(resolve))
-    expect(store.writes).toHaveLength(1) // three waiting: still lingering
-    waiting.push(queue.submit(put('w3'), 'durable')) // the fourth ends it (a 60 s timer would fail the deadline)
+    expect(store.writes).toHaveLength(1) // one writer short: still lingering
+    waiting.push(queue.submit(put(`w${total - 1}`), 'durable'))
     await writesReached(store, 2)
-    expect(store.writes[1]).toEqual({ operations: 4, sync: true })
+    expect(store.writes[1]).toEqual({ operations: total, sync: true })
     await store.releaseUntilIdle(queue)
     await Promise.all(waiting)
+  }
+
+  it('ends a linger as soon as lingerUntilRequests writers wait', async () => {
+    await expectLingerEndsAt(4, { lingerUntilRequests: 4 })
   })
 
   it('ends a linger once as many writers wait as the last batch carried', async () => {
-    const { store, queue, commitTakes } = lingeringQueue({ lingerMs: 60_000 })
-    await store.open()
-    const first = await busyBatch(queue, store, 8)
-    commitTakes(60_000)
-    const waiting = [queue.submit(put('w0'), 'durable')]
-    store.release()
-    await Promise.all(first)
-    await until('the queue lingers', () => queue.stats.lingers === 1)
-    waiting.push(...['w1', 'w2', 'w3', 'w4', 'w5', 'w6'].map((key) => queue.submit(put(key), 'durable')))
-    await new Promise((resolve) => setImmediate(resolve))
-    expect(store.writes).toHaveLength(1) // seven waiting, the last batch carried eight: still lingering
-    waiting.push(queue.submit(put('w7'), 'durable')) // the eighth ends it (a 60 s timer would fail the deadline)
-    await writesReached(store, 2)
-    expect(store.writes[1]).toEqual({ operations: 8, sync: true })
-    await store.releaseUntilIdle(queue)
-    await Promise.all(waiting)
+    await expectLingerEndsAt(8, {})
   })
 
   it('close ends a linger and commits what waits', async () => {
